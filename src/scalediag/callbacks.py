@@ -1,0 +1,70 @@
+"""Hydra callbacks: check every job's input before anything trains, and summarise the sweep at its end."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from hydra.experimental.callback import Callback
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from omegaconf import DictConfig
+
+from . import data
+from .config import ConfigError, validate
+from .report import write_report
+
+log = logging.getLogger(__name__)
+
+
+def check_or_exit(cfgs: list[DictConfig]) -> None:
+    """Validate every configuration and make sure the data is there; on bad input, one line each and exit."""
+    problems = []
+    for cfg in cfgs:
+        try:
+            validate(cfg)
+        except ConfigError as e:
+            problems += [p for p in e.problems if p not in problems]
+    if problems:
+        for p in problems:
+            print(f"scalediag: error: {p}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        for root in {c.data.root: c.data for c in cfgs}.values():
+            data.prepare(root)
+    except data.DataError as e:
+        print(f"scalediag: error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+def sweep_configs(config: DictConfig) -> list[DictConfig]:
+    """Compose each job's configuration as the basic sweeper will (other sweepers: the base config only)."""
+    loader = GlobalHydra.instance().config_loader()
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    try:
+        overrides = OverridesParser.create(config_loader=loader).parse_overrides(
+            params + list(config.hydra.overrides.task))
+        jobs = BasicSweeper.split_arguments(overrides, None)[0]
+    except HydraException:  # range or interval sweeps: each job validates itself when it starts
+        return [config]
+    return [loader.load_sweep_config(config, list(job)) for job in jobs]
+
+
+class ScalediagCallback(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        check_or_exit([config])
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        check_or_exit(sweep_configs(config))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            text = write_report(sweep_dir)
+        except FileNotFoundError as e:
+            log.warning(f"no report: {e}")
+            return
+        print(f"\nSweep summary ({sweep_dir}, also in summary.md and summary.csv):\n{text}")

@@ -1,0 +1,113 @@
+"""Validate the composed configuration once, before anything runs: one clear line per mistake."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+LOSSES = ("cross_entropy", "keras_clipped")
+INITS = ("keras", "torch")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """One or more configuration mistakes; `problems` holds one line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _positive_number(v) -> bool:
+    return _is_number(v) and math.isfinite(v) and v > 0
+
+
+def _count(v) -> bool:
+    return _is_int(v) and v >= 1
+
+
+# key -> (test, what is allowed)
+RULES = {
+    "divisor": (_positive_number, "a finite number > 0"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "device": (lambda v: v in DEVICES, "one of " + ", ".join(DEVICES)),
+    "data.root": (lambda v: isinstance(v, str) and v != "", "a directory path"),
+    "data.debian_dir": (lambda v: isinstance(v, str), "a directory path"),
+    "data.download": (lambda v: isinstance(v, bool), "true or false"),
+    "data.verify": (lambda v: isinstance(v, bool), "true or false"),
+    "data.train_limit": (lambda v: v is None or _count(v), "null (all samples) or an integer >= 1"),
+    "data.test_limit": (lambda v: v is None or _count(v), "null (all samples) or an integer >= 1"),
+    "model.hidden": (_count, "an integer >= 1"),
+    "model.init": (lambda v: v in INITS, "one of " + ", ".join(INITS)),
+    "optimizer.lr": (_positive_number, "a finite number > 0"),
+    "optimizer.betas": (
+        lambda v: _is_list(v) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
+        "two numbers in [0, 1), e.g. [0.9,0.999]",
+    ),
+    "optimizer.eps": (lambda v: _is_number(v) and math.isfinite(v) and v >= 0, "a finite number >= 0"),
+    "loss.name": (lambda v: v in LOSSES, "one of " + ", ".join(LOSSES)),
+    "train.epochs": (_count, "an integer >= 1"),
+    "train.batch_size": (_count, "an integer >= 1"),
+}
+
+
+def _is_list(v) -> bool:
+    return isinstance(v, (list, tuple)) or OmegaConf.is_list(v)
+
+
+def _show(v) -> str:
+    return repr(OmegaConf.to_container(v) if OmegaConf.is_config(v) else v)
+
+
+def problems(cfg: DictConfig) -> list[str]:
+    """Every mistake in cfg, one line each; empty when cfg is valid. Touches the file system only for data.root."""
+    found = []
+    for key, (ok, allowed) in RULES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if not ok(value):
+            found.append(f"{key}={_show(value)}: must be {allowed}")
+    clip = OmegaConf.select(cfg, "loss.clip_eps", default=None)
+    if cfg.get("loss", {}).get("name") == "keras_clipped" and not (_is_number(clip) and 0 < clip < 0.5):
+        found.append(f"loss.clip_eps={_show(clip)}: must be a number in (0, 0.5)")
+    if cfg.get("device") == "cuda" and not torch.cuda.is_available():
+        found.append(f"device='cuda': CUDA is not available here (torch {torch.__version__}); use device=cpu or auto")
+    if not any(p.startswith("data.root=") for p in found):
+        found += _root_problems(cfg.data.root)
+    return found
+
+
+def _root_problems(root: str) -> list[str]:
+    path = Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        return [f"data.root={root!r}: is a file, must be a directory that can be written"]
+    try:  # only a real write tells: root passes any permission check
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        return [f"data.root={root!r}: cannot be written ({e.strerror or e}), must be a directory that can be written"]
+    return []
+
+
+def validate(cfg: DictConfig) -> None:
+    found = problems(cfg)
+    if found:
+        raise ConfigError(found)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)

@@ -1,0 +1,148 @@
+"""The training loop: epochs of shuffled batches drawn by index from tensors on the device, evaluation, metrics.json.
+
+Host syncs (.item(), printing) happen only at epoch ends and at the progress cadence, never inside a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from . import __version__
+from .config import resolve_device
+from .data import Data, Split, load
+from .files import write_json_atomic
+from .losses import get_loss
+from .model import build_model
+
+log = logging.getLogger(__name__)
+EVAL_BATCH = 8192  # evaluation needs no gradient: large chunks, bounded memory
+
+
+def make_optimizer(model: torch.nn.Module, cfg: DictConfig, device: torch.device) -> torch.optim.Optimizer:
+    # fused Adam: one kernel for all parameters (measured 1.35 -> 1.02 s/epoch on CPU); same update rule as Adam
+    return torch.optim.Adam(
+        model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=device.type in ("cpu", "cuda")
+    )
+
+
+def scaled(x: torch.Tensor, divisor: float) -> torch.Tensor:
+    return x.float() / divisor  # uint8 [B, 28, 28] -> float32, what the network sees
+
+
+def train_epoch(model, optimizer, loss_fn, split: Split, divisor: float, batch_size: int, gen, progress=None):
+    """One pass over split in a fresh random order; returns the mean of the batch losses (a 0-dim tensor)."""
+    model.train()
+    order = torch.randperm(len(split.y), generator=gen).to(split.y.device)
+    total = torch.zeros((), device=split.y.device)
+    n_batches = (len(order) + batch_size - 1) // batch_size
+    for i in range(n_batches):
+        idx = order[i * batch_size : (i + 1) * batch_size]
+        loss = loss_fn(model(scaled(split.x[idx], divisor)), split.y[idx]).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach()
+        if progress is not None:
+            progress(i + 1, n_batches)
+    return total / n_batches
+
+
+@torch.no_grad()
+def evaluate(model, loss_fn, split: Split, divisor: float) -> dict:
+    """Mean loss, accuracy, and how many classes the model predicts for no sample at all (a collapsed model's k)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=split.y.device)
+    predicted = torch.zeros(10, device=split.y.device, dtype=torch.long)
+    correct = torch.zeros((), device=split.y.device, dtype=torch.long)
+    for start in range(0, len(split.y), EVAL_BATCH):
+        x, y = split.x[start : start + EVAL_BATCH], split.y[start : start + EVAL_BATCH]
+        logits = model(scaled(x, divisor))
+        loss_sum += loss_fn(logits, y).sum()
+        guess = logits.argmax(dim=1)
+        correct += (guess == y).sum()
+        predicted += torch.bincount(guess, minlength=10)
+    n = len(split.y)
+    return {"test_loss": loss_sum.item() / n, "test_acc": correct.item() / n,
+            "never_predicted": int((predicted == 0).sum())}
+
+
+class ProgressBar:
+    """A one-line bar on a terminal, redrawn a few dozen times per epoch; silent when output is not a terminal."""
+
+    def __init__(self, label: str, stream=sys.stderr, redraws: int = 40):
+        self.label, self.stream, self.redraws = label, stream, redraws
+
+    def __call__(self, done: int, total: int) -> None:
+        if done % max(1, total // self.redraws) and done != total:
+            return
+        width = 30
+        filled = width * done // total
+        self.stream.write(f"\r{self.label} [{'=' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            self.stream.write("\r" + " " * (len(self.label) + width + 20) + "\r")
+        self.stream.flush()
+
+
+def versions() -> dict:
+    import hydra
+    import numpy
+    import torchvision
+
+    return {
+        "scalediag": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "hydra": hydra.__version__,
+    }
+
+
+def run(cfg: DictConfig, out_dir: Path, name: str = "run") -> dict:
+    """Train one configuration; write out_dir/metrics.json; return what it holds."""
+    device = resolve_device(cfg.device)
+    torch.set_flush_denormal(True)  # Adam's moments decay into subnormals where gradients are 0: 2x slower without
+    torch.manual_seed(cfg.seed)
+    data = load(cfg.data, device)
+    model = build_model(cfg.model.hidden, cfg.model.init).to(device)
+    optimizer = make_optimizer(model, cfg.optimizer, device)
+    loss_fn = get_loss(cfg.loss)
+    gen = torch.Generator().manual_seed(cfg.seed)  # the batch order, independent of the init's random draws
+    log.info(f"[{name}] divisor={cfg.divisor} loss={cfg.loss.name} init={cfg.model.init} eps={cfg.optimizer.eps} "
+             f"on {device}: {len(data.train.y)} train / {len(data.test.y)} test samples")
+    history = []
+    for epoch in range(1, cfg.train.epochs + 1):
+        history.append(_epoch(epoch, cfg, model, optimizer, loss_fn, data, gen, name))
+    metrics = {
+        "status": "completed",
+        "name": name,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "history": history,
+        "final": {k: history[-1][k] for k in ("train_loss", "test_loss", "test_acc", "never_predicted")},
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "versions": versions(),
+    }
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(out_dir) / "metrics.json", metrics)
+    return metrics
+
+
+def _epoch(epoch, cfg, model, optimizer, loss_fn, data: Data, gen, name) -> dict:
+    epochs = cfg.train.epochs
+    bar = ProgressBar(f"Epoch {epoch}/{epochs}") if sys.stderr.isatty() else None
+    start = time.perf_counter()
+    train_loss = train_epoch(model, optimizer, loss_fn, data.train, cfg.divisor, cfg.train.batch_size, gen, bar)
+    train_loss = train_loss.item()  # the epoch's one sync: also makes the timing include queued device work
+    seconds = time.perf_counter() - start
+    test = evaluate(model, loss_fn, data.test, cfg.divisor)
+    log.info(f"[{name}] Epoch {epoch}/{epochs} - {seconds:.1f}s - loss: {train_loss:.4f} - "
+             f"test_loss: {test['test_loss']:.4f} - test_acc: {test['test_acc']:.4f}")
+    return {"epoch": epoch, "train_loss": train_loss, **test, "seconds": seconds}

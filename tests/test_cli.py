@@ -1,0 +1,105 @@
+"""End to end: `python -m scalediag` in a subprocess, as a user runs it."""
+
+import json
+
+import pytest
+
+from conftest import fake_overrides, requires_real_data, run_cli, write_fashion
+
+
+def test_multirun_over_two_divisors_writes_two_runs_and_a_summary(fake_root, tmp_path):
+    sweep = tmp_path / "sweep"
+    p = run_cli(["--multirun", "divisor=1,255", *fake_overrides(fake_root),
+                 f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    runs = {m.parent.name: json.loads(m.read_text()) for m in sweep.rglob("metrics.json")}
+    assert set(runs) == {"divisor=1", "divisor=255"}
+    assert all(r["status"] == "completed" and len(r["history"]) == 5 for r in runs.values())
+    assert runs["divisor=1"]["config"]["divisor"] == 1
+    assert "[divisor=255] Epoch 5/5" in p.stdout
+    assert "Sweep summary" in p.stdout and "| divisor=1 | 1 |" in p.stdout
+    csv = (sweep / "summary.csv").read_text().splitlines()
+    assert len(csv) == 3 and csv[0].startswith("run,status,seed,divisor")
+    assert "| divisor=255 | 1 |" in (sweep / "summary.md").read_text()
+
+
+def test_report_command_rebuilds_the_summary(fake_root, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert run_cli(["--multirun", "seed=0,1", "train.epochs=1", *fake_overrides(fake_root),
+                    f"hydra.sweep.dir={sweep}"], cwd=tmp_path).returncode == 0
+    (sweep / "summary.md").unlink()
+    p = run_cli(["report", str(sweep)], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "| train.epochs=1 | 2 |" in p.stdout  # the two seeds of one configuration and (sweep / "summary.md").is_file()
+
+
+BAD_CLI = [
+    (["divisor=0"], "divisor=0: must be a finite number > 0"),
+    (["divisor=abc"], "divisor='abc': must be a finite number > 0"),
+    (["optimizer.eps=-1"], "optimizer.eps=-1: must be a finite number >= 0"),
+    (["train.batch_size=0"], "train.batch_size=0: must be an integer >= 1"),
+    (["model.init=he"], "model.init='he': must be one of keras, torch"),
+    (["device=cuda"], "device='cuda': CUDA is not available here"),
+]
+
+
+def _assert_refused(p, tmp_path, message, code=2):
+    assert p.returncode == code, p.stdout + p.stderr
+    errors = [line for line in p.stderr.splitlines() if line.startswith("scalediag: error:")]
+    assert len(errors) == 1 and message in errors[0], p.stderr
+    assert "Epoch" not in p.stdout
+    assert not list(tmp_path.rglob("metrics.json"))
+
+
+@pytest.mark.parametrize("args,message", BAD_CLI, ids=[" ".join(a) for a, _ in BAD_CLI])
+def test_bad_input_exits_before_training_with_one_line(args, message, fake_root, tmp_path):
+    import torch
+
+    if args == ["device=cuda"] and torch.cuda.is_available():
+        pytest.skip("CUDA is present here")
+    p = run_cli([*fake_overrides(fake_root), *args], cwd=tmp_path)
+    _assert_refused(p, tmp_path, message)
+
+
+def test_a_bad_job_in_a_multirun_stops_the_sweep_before_any_job_trains(fake_root, tmp_path):
+    p = run_cli(["--multirun", "divisor=255,0", *fake_overrides(fake_root)], cwd=tmp_path)
+    _assert_refused(p, tmp_path, "divisor=0: must be a finite number > 0")
+
+
+def test_data_root_that_is_a_file(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("")
+    p = run_cli([f"data.root={f}"], cwd=tmp_path)
+    _assert_refused(p, tmp_path, "is a file, must be a directory that can be written")
+
+
+def test_missing_data(tmp_path):
+    p = run_cli([f"data.root={tmp_path / 'nothing'}", "data.debian_dir=/nonexistent", "data.download=false"],
+                cwd=tmp_path)
+    _assert_refused(p, tmp_path, "Fashion-MNIST not found", code=1)
+
+
+def test_corrupted_data(tmp_path):
+    root = tmp_path / "data"
+    raw = write_fashion(root / "FashionMNIST" / "raw")
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08")
+    p = run_cli(fake_overrides(root), cwd=tmp_path)
+    _assert_refused(p, tmp_path, "t10k-labels-idx1-ubyte: truncated", code=1)
+
+
+def test_unknown_loss_is_refused_by_hydra_with_the_choices(fake_root, tmp_path):
+    p = run_cli([*fake_overrides(fake_root), "loss=mse"], cwd=tmp_path)
+    assert p.returncode != 0 and "loss/mse" in p.stderr and "keras_clipped" in p.stderr
+    assert not list(tmp_path.rglob("metrics.json"))
+
+
+@requires_real_data
+def test_short_run_on_the_real_data(tmp_path):
+    """The real files, imported from Debian's package and verified by checksum: 3000 samples, 1 epoch."""
+    p = run_cli([f"data.root={tmp_path / 'data'}", "data.download=false", "data.train_limit=3000",
+                 "train.epochs=1", "device=cpu", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "completed"
+    assert metrics["config"]["data"]["verify"] is True
+    assert 0.65 < metrics["final"]["test_acc"] < 0.9  # 3000 samples, one epoch: well above chance, below converged

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+import torch
+
+from conftest import compose_cfg, fake_overrides
+from scalediag.train import run
+
+
+def _run(root, out, *overrides):
+    cfg = compose_cfg([*fake_overrides(root), "train.epochs=2", "device=cpu", *overrides])
+    return run(cfg, out, name="test")
+
+
+def _numbers(metrics):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]]
+
+
+def test_metrics_json_holds_status_config_history_final_device_versions(fake_root, tmp_path):
+    metrics = _run(fake_root, tmp_path, "divisor=255")
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["status"] == "completed"
+    assert on_disk["config"]["divisor"] == 255 and on_disk["config"]["loss"]["name"] == "cross_entropy"
+    assert [h["epoch"] for h in on_disk["history"]] == [1, 2]
+    assert set(on_disk["history"][0]) == {"epoch", "train_loss", "test_loss", "test_acc", "never_predicted", "seconds"}
+    assert on_disk["final"] == {k: on_disk["history"][-1][k] for k in ("train_loss", "test_loss", "test_acc", "never_predicted")}
+    assert on_disk["device"] == "cpu" and on_disk["versions"]["torch"] == torch.__version__
+    assert on_disk["history"] == metrics["history"]
+    assert not list(tmp_path.glob(".metrics.json.*"))  # no temporary file left behind
+
+
+def test_it_learns_the_toy_data(fake_root, tmp_path):
+    metrics = _run(fake_root, tmp_path, "train.epochs=4")
+    losses = [h["train_loss"] for h in metrics["history"]]
+    assert losses[-1] < losses[0] / 2
+    assert metrics["final"]["test_acc"] > 0.9
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(fake_root, tmp_path):
+    a = _run(fake_root, tmp_path / "a", "seed=7")
+    b = _run(fake_root, tmp_path / "b", "seed=7")
+    c = _run(fake_root, tmp_path / "c", "seed=8")
+    assert _numbers(a) == _numbers(b)
+    assert _numbers(a) != _numbers(c)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "keras_clipped"])
+def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, tmp_path, loss):
+    # 512 samples in batches of 100: five full batches and one of 12, each counted once as Keras does
+    metrics = _run(fake_root, tmp_path, f"loss={loss}", "train.batch_size=100", "train.epochs=1")
+    assert 0 < metrics["final"]["train_loss"] < 16.2
+
+
+def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
+    from scalediag.data import Split
+    from scalediag.losses import cross_entropy
+    from scalediag.train import evaluate
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.arange(10.0))  # every sample -> class 9
+    split = Split(torch.zeros(20, 28, 28, dtype=torch.uint8), torch.full((20,), 9))
+    result = evaluate(model, cross_entropy, split, 255.0)
+    assert result["never_predicted"] == 9 and result["test_acc"] == 1.0
