@@ -13,16 +13,20 @@ def _run(root, out, *overrides):
 
 
 def _numbers(metrics):
-    return [{k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]]
+    return [{k: v for k, v in h.items() if k not in ("seconds", "diag")} for h in metrics["history"]]
 
 
 def test_metrics_json_holds_status_config_history_final_device_versions(fake_root, tmp_path):
-    metrics = _run(fake_root, tmp_path, "divisor=255")
+    metrics = _run(fake_root, tmp_path, "divisor=255", "diag.every_n_steps=4")
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["status"] == "completed"
     assert on_disk["config"]["divisor"] == 255 and on_disk["config"]["loss"]["name"] == "cross_entropy"
     assert [h["epoch"] for h in on_disk["history"]] == [1, 2]
-    assert set(on_disk["history"][0]) == {"epoch", "train_loss", "test_loss", "test_acc", "never_predicted", "seconds"}
+    assert set(on_disk["history"][0]) == {"epoch", "train_loss", "test_loss", "test_acc", "never_predicted", "seconds",
+                                          "diag"}
+    diag = on_disk["history"][-1]["diag"]
+    assert {"relu/dead_fraction", "update/fc1/ratio", "probs/clipped_fraction", "logits/max"} <= set(diag)
+    assert 0 < on_disk["init"]["loss/init"] < 5 and 0 <= on_disk["init"]["relu/dead_fraction"] < 0.1
     assert on_disk["final"] == {k: on_disk["history"][-1][k] for k in ("train_loss", "test_loss", "test_acc", "never_predicted")}
     assert on_disk["device"] == "cpu" and on_disk["versions"]["torch"] == torch.__version__
     assert on_disk["history"] == metrics["history"]
@@ -63,3 +67,31 @@ def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
     split = Split(torch.zeros(20, 28, 28, dtype=torch.uint8), torch.full((20,), 9))
     result = evaluate(model, cross_entropy, split, 255.0)
     assert result["never_predicted"] == 9 and result["test_acc"] == 1.0
+
+
+def _scalar_steps(run_dir, tag):
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    files = list(run_dir.glob("events.out.tfevents.*"))
+    assert len(files) == 1
+    return [e.step for e in EventFileLoader(str(files[0])).Load() for v in e.summary.value if v.tag == tag]
+
+
+def test_each_run_of_one_process_writes_only_its_own_events(fake_root, tmp_path):
+    _run(fake_root, tmp_path / "first", "train.epochs=1")
+    _run(fake_root, tmp_path / "second", "train.epochs=2")
+    assert _scalar_steps(tmp_path / "first", "loss/train") == [16]
+    assert _scalar_steps(tmp_path / "second", "loss/train") == [16, 32]
+
+
+def test_diagnostics_off_attaches_nothing_and_keeps_epoch_scalars(fake_root, tmp_path):
+    metrics = _run(fake_root, tmp_path, "diag.enabled=false")
+    assert metrics["init"] is None and "diag" not in metrics["history"][0]
+    assert _scalar_steps(tmp_path, "loss/test") == [1, 2]
+    assert _scalar_steps(tmp_path, "loss/train_step") == []
+
+
+def test_diagnostics_do_not_change_the_numbers(fake_root, tmp_path):
+    on = _run(fake_root, tmp_path / "on", "diag.every_n_steps=1")
+    off = _run(fake_root, tmp_path / "off", "diag.enabled=false")
+    assert _numbers(on) == _numbers(off)

@@ -60,6 +60,9 @@ RULES = {
     "loss.name": (lambda v: v in LOSSES, "one of " + ", ".join(LOSSES)),
     "train.epochs": (_count, "an integer >= 1"),
     "train.batch_size": (_count, "an integer >= 1"),
+    "diag.enabled": (lambda v: isinstance(v, bool), "true or false"),
+    "diag.every_n_steps": (_count, "an integer >= 1"),
+    "diag.probe_size": (_count, "an integer >= 1"),
 }
 
 

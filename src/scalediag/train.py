@@ -5,6 +5,7 @@ Host syncs (.item(), printing) happen only at epoch ends and at the progress cad
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import sys
@@ -17,9 +18,11 @@ from omegaconf import DictConfig, OmegaConf
 from . import __version__
 from .config import resolve_device
 from .data import Data, Split, load
+from .diagnostics import Diagnostics
 from .files import write_json_atomic
-from .losses import get_loss
+from .losses import KERAS_EPSILON, get_loss
 from .model import build_model
+from .writer import RunWriter, to_floats
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 8192  # evaluation needs no gradient: large chunks, bounded memory
@@ -36,7 +39,39 @@ def scaled(x: torch.Tensor, divisor: float) -> torch.Tensor:
     return x.float() / divisor  # uint8 [B, 28, 28] -> float32, what the network sees
 
 
-def train_epoch(model, optimizer, loss_fn, split: Split, divisor: float, batch_size: int, gen, progress=None):
+class StepMonitor:
+    """Every n-th step: arm the diagnostics before the forward pass, write their statistics after the update.
+
+    Also keeps, per epoch, the mean of each statistic over its logging steps (for metrics.json and the report).
+    """
+
+    def __init__(self, diag: Diagnostics, writer: RunWriter, every: int):
+        self.diag, self.writer, self.every = diag, writer, every
+        self.step = 0
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def start_step(self, target: torch.Tensor) -> bool:
+        self.step += 1
+        if self.step % self.every:
+            return False
+        self.diag.arm(target)
+        return True
+
+    def end_step(self, loss: torch.Tensor) -> None:
+        values = self.writer.scalars({"loss/train_step": loss.detach(), **self.diag.collect()}, self.step)
+        for tag, v in values.items():
+            self.sums[tag] = self.sums.get(tag, 0.0) + v
+            self.counts[tag] = self.counts.get(tag, 0) + 1
+
+    def epoch_means(self) -> dict[str, float]:
+        means = {tag: self.sums[tag] / self.counts[tag] for tag in self.sums}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+def train_epoch(model, optimizer, loss_fn, split: Split, divisor: float, batch_size: int, gen,
+                monitor: StepMonitor | None = None, progress=None):
     """One pass over split in a fresh random order; returns the mean of the batch losses (a 0-dim tensor)."""
     model.train()
     order = torch.randperm(len(split.y), generator=gen).to(split.y.device)
@@ -44,11 +79,15 @@ def train_epoch(model, optimizer, loss_fn, split: Split, divisor: float, batch_s
     n_batches = (len(order) + batch_size - 1) // batch_size
     for i in range(n_batches):
         idx = order[i * batch_size : (i + 1) * batch_size]
-        loss = loss_fn(model(scaled(split.x[idx], divisor)), split.y[idx]).mean()
+        x, y = scaled(split.x[idx], divisor), split.y[idx]  # [B, 28, 28] float32, [B] int64
+        measured = monitor is not None and monitor.start_step(y)
+        loss = loss_fn(model(x), y).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         total += loss.detach()
+        if measured:
+            monitor.end_step(loss)
         if progress is not None:
             progress(i + 1, n_batches)
     return total / n_batches
@@ -106,7 +145,9 @@ def versions() -> dict:
 
 
 def run(cfg: DictConfig, out_dir: Path, name: str = "run") -> dict:
-    """Train one configuration; write out_dir/metrics.json; return what it holds."""
+    """Train one configuration; write TensorBoard events and metrics.json into out_dir; return what it holds."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
     torch.set_flush_denormal(True)  # Adam's moments decay into subnormals where gradients are 0: 2x slower without
     torch.manual_seed(cfg.seed)
@@ -117,29 +158,70 @@ def run(cfg: DictConfig, out_dir: Path, name: str = "run") -> dict:
     gen = torch.Generator().manual_seed(cfg.seed)  # the batch order, independent of the init's random draws
     log.info(f"[{name}] divisor={cfg.divisor} loss={cfg.loss.name} init={cfg.model.init} eps={cfg.optimizer.eps} "
              f"on {device}: {len(data.train.y)} train / {len(data.test.y)} test samples")
-    history = []
-    for epoch in range(1, cfg.train.epochs + 1):
-        history.append(_epoch(epoch, cfg, model, optimizer, loss_fn, data, gen, name))
+    with RunWriter(out_dir) as writer, contextlib.ExitStack() as stack:
+        monitor, probe = None, None
+        if cfg.diag.enabled:
+            diag = stack.enter_context(Diagnostics(model, optimizer, cfg.loss.get("clip_eps", KERAS_EPSILON)))
+            monitor = StepMonitor(diag, writer, cfg.diag.every_n_steps)
+            probe = Probe(diag, data.train, cfg.diag.probe_size, cfg.divisor, loss_fn)
+        init = probe.measure(writer, step=0, at_init=True) if probe else None
+        history = []
+        for epoch in range(1, cfg.train.epochs + 1):
+            record = _epoch(epoch, cfg, model, optimizer, loss_fn, data, gen, name, monitor)
+            if probe:
+                record["diag"] = {**monitor.epoch_means(), **probe.measure(writer, monitor.step)}
+            writer.scalars({"loss/train": record["train_loss"], "loss/test": record["test_loss"],
+                            "acc/test": record["test_acc"]}, monitor.step if monitor else epoch)
+            history.append(record)
+        final = {k: history[-1][k] for k in ("train_loss", "test_loss", "test_acc", "never_predicted")}
+        writer.hparams(hparams(cfg), {"loss/train": final["train_loss"], "loss/test": final["test_loss"],
+                                      "acc/test": final["test_acc"]})
     metrics = {
         "status": "completed",
         "name": name,
         "config": OmegaConf.to_container(cfg, resolve=True),
+        "init": init,
         "history": history,
-        "final": {k: history[-1][k] for k in ("train_loss", "test_loss", "test_acc", "never_predicted")},
+        "final": final,
         "device": str(device),
         "threads": torch.get_num_threads(),
         "versions": versions(),
     }
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(out_dir) / "metrics.json", metrics)
+    write_json_atomic(out_dir / "metrics.json", metrics)
     return metrics
 
 
-def _epoch(epoch, cfg, model, optimizer, loss_fn, data: Data, gen, name) -> dict:
+class Probe:
+    """A fixed set of training images (the first probe_size), measured at init and at each epoch's end."""
+
+    def __init__(self, diag: Diagnostics, split: Split, size: int, divisor: float, loss_fn):
+        self.diag, self.loss_fn = diag, loss_fn
+        self.x, self.y = scaled(split.x[:size], divisor), split.y[:size]
+
+    def measure(self, writer: RunWriter, step: int, at_init: bool = False) -> dict[str, float]:
+        stats, hists = self.diag.probe(self.x, self.y)
+        stats["loss/probe"] = self.loss_fn(hists["logits"], self.y).mean()
+        writer.histograms(hists, step)
+        if at_init:  # before any update: the scale the network starts from, to hold against ln(10) = 2.303
+            stats["loss/init"] = stats.pop("loss/probe")
+            return writer.scalars(stats, step)
+        values = to_floats(stats)
+        writer.scalars({"relu/dead_fraction": values["relu/dead_fraction"]}, step)
+        return values
+
+
+def hparams(cfg: DictConfig) -> dict:
+    return {"divisor": float(cfg.divisor), "optimizer.eps": float(cfg.optimizer.eps), "optimizer.lr":
+            float(cfg.optimizer.lr), "loss": cfg.loss.name, "model.init": cfg.model.init, "seed": cfg.seed,
+            "train.batch_size": cfg.train.batch_size}
+
+
+def _epoch(epoch, cfg, model, optimizer, loss_fn, data: Data, gen, name, monitor) -> dict:
     epochs = cfg.train.epochs
     bar = ProgressBar(f"Epoch {epoch}/{epochs}") if sys.stderr.isatty() else None
     start = time.perf_counter()
-    train_loss = train_epoch(model, optimizer, loss_fn, data.train, cfg.divisor, cfg.train.batch_size, gen, bar)
+    train_loss = train_epoch(model, optimizer, loss_fn, data.train, cfg.divisor, cfg.train.batch_size, gen,
+                             monitor, bar)
     train_loss = train_loss.item()  # the epoch's one sync: also makes the timing include queued device work
     seconds = time.perf_counter() - start
     test = evaluate(model, loss_fn, data.test, cfg.divisor)

@@ -1,0 +1,155 @@
+"""What happens inside the network, measured through hooks attached from outside; the model stays pure.
+
+The statistics are small pure functions (tensors in, 0-dim tensors out) so that each can be tested on a hand-made
+tensor. `Diagnostics` only calls them. Hooks do nothing until `arm()` is called for a step, so the steps between
+two logging points cost one Python call per hooked module; nothing here syncs with the device: the writer does,
+at the logging cadence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .losses import KERAS_EPSILON
+
+
+def dead_fraction(act: torch.Tensor) -> torch.Tensor:
+    """Share of units (columns of act [B, H], after the ReLU) that are zero for every sample."""
+    return (act <= 0).all(dim=0).float().mean()
+
+
+def logit_stats(logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Range and spread of logits [B, C]; margin: mean over samples of top-1 minus top-2."""
+    top2 = logits.topk(2, dim=1).values
+    return {"min": logits.min(), "max": logits.max(), "std": logits.std(), "margin": (top2[:, 0] - top2[:, 1]).mean()}
+
+
+def prob_fractions(logits: torch.Tensor, target: torch.Tensor, eps: float = KERAS_EPSILON) -> dict[str, torch.Tensor]:
+    """clipped: share of samples whose true-class probability is below eps (where Keras' clamp passes no gradient);
+    saturated: share whose largest probability is above 1 - eps. Computed in log space, exact where p underflows."""
+    logp = logits.float().log_softmax(dim=1)
+    clipped = logp.gather(1, target[:, None]).squeeze(1) < math.log(eps)
+    saturated = logp.max(dim=1).values > math.log1p(-eps)
+    return {"clipped_fraction": clipped.float().mean(), "saturated_fraction": saturated.float().mean()}
+
+
+def preact_stats(z: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {"preact_mean": z.mean(), "preact_std": z.std(), "preact_max_abs": z.abs().max()}
+
+
+def rms(t: torch.Tensor) -> torch.Tensor:
+    return t.pow(2).mean().sqrt()
+
+
+def update_ratio(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """||w_after - w_before|| / ||w_before||: the relative size of one optimizer step."""
+    return (after - before).norm() / before.norm()
+
+
+class Diagnostics:
+    """Forward hooks on the Linear and ReLU modules and on the model's output, gradient hooks on the Linear
+    outputs, and optimizer step hooks; all removed on exit. Use as a context manager:
+
+        with Diagnostics(model, optimizer) as diag:
+            diag.arm(y)            # before the forward pass of a step to be measured
+            ...forward, backward, optimizer.step()...
+            stats = diag.collect()  # {tag: 0-dim tensor}
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                 clip_eps: float = KERAS_EPSILON):
+        self.model, self.optimizer, self.clip_eps = model, optimizer, clip_eps
+        self.linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+        self.relus = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
+        self.handles: list = []
+        self.armed = False
+        self.target: torch.Tensor | None = None
+        self.seen: dict[str, torch.Tensor] = {}
+        self.before: dict[str, torch.Tensor] = {}
+
+    def __enter__(self) -> "Diagnostics":
+        for name, m in self.linears.items():
+            self.handles.append(m.register_forward_hook(self._linear_hook(name)))
+        for m in self.relus.values():
+            self.handles.append(m.register_forward_hook(self._relu_hook))
+        self.handles.append(self.model.register_forward_hook(self._output_hook))
+        if self.optimizer is not None:
+            self.handles.append(self.optimizer.register_step_pre_hook(self._before_step))
+            self.handles.append(self.optimizer.register_step_post_hook(self._after_step))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+        self.armed = False
+
+    def arm(self, target: torch.Tensor | None = None) -> None:
+        """Measure the next forward/backward/step; target (labels [B]) enables the probability fractions."""
+        self.armed, self.target, self.seen = True, target, {}
+
+    # hooks: they keep references only, the statistics are computed once in collect()
+    def _linear_hook(self, name: str):
+        def hook(module, inputs, output):
+            if self.armed and output.requires_grad:
+                output.register_hook(lambda g: self.seen.__setitem__(f"grad/{name}/output_rms", rms(g)))
+
+        return hook
+
+    def _relu_hook(self, module, inputs, output) -> None:
+        if self.armed:
+            self.seen["preact"], self.seen["act"] = inputs[0].detach(), output.detach()
+
+    def _output_hook(self, module, inputs, output) -> None:
+        if self.armed:
+            self.seen["logits"] = output.detach()
+
+    def _before_step(self, optimizer, args, kwargs) -> None:
+        if self.armed:
+            self.before = {name: m.weight.detach().clone() for name, m in self.linears.items()}
+
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        if self.armed:
+            for name, m in self.linears.items():
+                self.seen[f"update/{name}/ratio"] = update_ratio(self.before[name], m.weight.detach())
+            self.before = {}
+
+    def collect(self) -> dict[str, torch.Tensor]:
+        """The armed step's statistics as 0-dim tensors, tagged for TensorBoard; disarms."""
+        seen, self.armed = self.seen, False
+        stats = {k: v for k, v in seen.items() if k.startswith(("grad/", "update/"))}
+        for name, m in self.linears.items():
+            stats[f"weights/{name}/norm"] = m.weight.detach().norm()
+            stats[f"bias/{name}/norm"] = m.bias.detach().norm()
+            if m.weight.grad is not None:
+                stats[f"grad/{name}/norm"] = m.weight.grad.norm()
+        if "preact" in seen:
+            stats.update({f"act/hidden/{k}": v for k, v in preact_stats(seen["preact"]).items()})
+            stats["relu/dead_fraction_batch"] = dead_fraction(seen["act"])
+        if "logits" in seen:
+            stats.update({f"logits/{k}": v for k, v in logit_stats(seen["logits"]).items()})
+            if self.target is not None:
+                fractions = prob_fractions(seen["logits"], self.target, self.clip_eps)
+                stats.update({f"probs/{k}": v for k, v in fractions.items()})
+        self.seen, self.target = {}, None
+        return stats
+
+    @torch.no_grad()
+    def probe(self, x: torch.Tensor, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Forward a fixed probe batch: (scalars incl. relu/dead_fraction, tensors for histograms)."""
+        was_training = self.model.training
+        self.model.eval()
+        self.arm(target)
+        self.model(x)
+        seen = dict(self.seen)
+        stats = self.collect()
+        self.model.train(was_training)
+        stats.pop("relu/dead_fraction_batch")  # over the probe set this is the usual "dead": say it so
+        stats["relu/dead_fraction"] = dead_fraction(seen["act"])
+        hists = {"act/hidden/preact": seen["preact"], "logits": seen["logits"]}
+        for name, m in self.linears.items():
+            hists[f"weights/{name}"], hists[f"bias/{name}"] = m.weight.detach(), m.bias.detach()
+        return stats, hists

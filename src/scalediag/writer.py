@@ -1,0 +1,56 @@
+"""The run's TensorBoard writer: scalars, histograms and HParams, all in the run's own directory.
+
+One writer per run, closed at the end of the run (also on error), so that a second run of the same process (a
+sweep) never writes into the first one's files.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+
+def to_floats(stats: dict) -> dict[str, float]:
+    """Bring a dict of 0-dim tensors (and plain numbers) to the host with one transfer: the logging cadence's sync."""
+    tensors = {k: v for k, v in stats.items() if torch.is_tensor(v)}
+    values = torch.stack([v.detach().float() for v in tensors.values()]).tolist() if tensors else []
+    out = {k: float(v) for k, v in stats.items() if not torch.is_tensor(v)}
+    out.update(zip(tensors, values))
+    return out
+
+
+class RunWriter:
+    def __init__(self, log_dir: Path):
+        self.tb = SummaryWriter(log_dir=str(log_dir))
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.tb.close()
+
+    def scalars(self, stats: dict, step: int) -> dict[str, float]:
+        values = to_floats(stats)
+        for tag, value in values.items():
+            self.tb.add_scalar(tag, value, step)
+        return values
+
+    def histograms(self, tensors: dict[str, torch.Tensor], step: int) -> None:
+        for tag, t in tensors.items():
+            t = t.detach().float().cpu()
+            if torch.isfinite(t).all():  # add_histogram raises on NaN/inf: a diverging run keeps its scalars
+                self.tb.add_histogram(tag, t, step)
+
+    def hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
+        """HParams into this run's own event file (SummaryWriter.add_hparams would open a new sub-run)."""
+        metrics = {k: v for k, v in metrics.items() if v is not None and math.isfinite(v)}
+        for summary in hparams_summaries(hparams, metrics):
+            self.tb._get_file_writer().add_summary(summary)
+        self.tb.flush()

@@ -1,0 +1,116 @@
+"""Each statistic on hand-built tensors and a hand-built model whose numbers are known exactly."""
+
+import math
+
+import pytest
+import torch
+
+from scalediag.diagnostics import Diagnostics, dead_fraction, logit_stats, prob_fractions, update_ratio
+from scalediag.model import MLP
+
+
+def test_dead_fraction_counts_units_zero_for_every_sample():
+    act = torch.tensor([[0.0, 1.0, 0.0, 0.0],
+                        [0.0, 0.0, 2.0, 0.0],
+                        [0.0, 3.0, 0.0, 0.0]])
+    assert dead_fraction(act).item() == 0.5  # units 0 and 3
+
+
+def test_logit_range_std_and_margin():
+    logits = torch.tensor([[3.0, 1.0, 0.0], [5.0, 5.0, -4.0]])
+    s = logit_stats(logits)
+    assert s["min"].item() == -4.0 and s["max"].item() == 5.0
+    assert s["margin"].item() == 1.0  # (3 - 1 + 5 - 5) / 2
+    assert s["std"].item() == pytest.approx(torch.tensor([3.0, 1, 0, 5, 5, -4]).std().item())
+
+
+def test_clipped_and_saturated_fractions():
+    logits = torch.zeros(4, 10)
+    logits[0, 3] = 40.0  # true class 0 has p = e^-40 / ... < 1e-7: clipped; p_max ~ 1 - 9e-17: saturated
+    logits[1, 1] = 15.0  # p_true(1) = 1/(1 + 9 e^-15) ~ 1 - 2.7e-6: neither
+    logits[2, 0] = -17.0  # p_true(0) = e^-17 / 9 = 4.6e-9: clipped, not saturated
+    target = torch.tensor([0, 1, 0, 5])  # sample 3: uniform, p = 0.1
+    f = prob_fractions(logits, target, 1e-7)
+    assert f["clipped_fraction"].item() == 0.5
+    assert f["saturated_fraction"].item() == 0.25
+
+
+def test_update_ratio():
+    before = torch.tensor([3.0, 4.0])
+    assert update_ratio(before, torch.tensor([3.0, 4.5])).item() == pytest.approx(0.1)
+
+
+def _tiny_model():
+    torch.manual_seed(0)
+    model = MLP(hidden=4, n_in=3, n_out=3)
+    with torch.no_grad():
+        model.fc1.weight.copy_(torch.tensor([[1.0, 0, 0], [-1, -1, -1], [0, 1, 0], [0.5, -0.5, 0.25]]))
+        model.fc1.bias.zero_()
+        model.fc2.weight.copy_(torch.tensor([[1.0, 0, 1, 0], [0, 1, 0, -1], [-1, 0.5, 0, 2]]))
+        model.fc2.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    return model
+
+
+X = torch.tensor([[[1.0, 2.0, 0.0]], [[0.5, 0.0, 3.0]]])  # [2, 1, 3], nonnegative like pixels
+Y = torch.tensor([2, 0])
+
+
+def test_step_statistics_match_autograd_and_the_applied_step():
+    model = _tiny_model()
+    reference = _tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Diagnostics(model, opt) as diag:
+        diag.arm(Y)
+        loss = torch.nn.functional.cross_entropy(model(X), Y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        stats = diag.collect()
+    # the same numbers by hand, on an identical model without hooks
+    h = reference.fc1(reference.flatten(X))
+    h.retain_grad()
+    logits = reference.fc2(reference.relu(h))
+    logits.retain_grad()
+    ref_loss = torch.nn.functional.cross_entropy(logits, Y)
+    ref_loss.backward()
+    assert stats["grad/fc1/norm"].item() == pytest.approx(reference.fc1.weight.grad.norm().item())
+    assert stats["grad/fc2/norm"].item() == pytest.approx(reference.fc2.weight.grad.norm().item())
+    assert stats["grad/fc1/output_rms"].item() == pytest.approx(h.grad.pow(2).mean().sqrt().item())
+    assert stats["grad/fc2/output_rms"].item() == pytest.approx(logits.grad.pow(2).mean().sqrt().item())
+    for name in ("fc1", "fc2"):  # SGD: delta w = -lr * grad
+        w0, g = getattr(reference, name).weight, getattr(reference, name).weight.grad
+        expected = 0.1 * g.norm().item() / w0.norm().item()
+        assert stats[f"update/{name}/ratio"].item() == pytest.approx(expected, rel=1e-5)
+        assert stats[f"weights/{name}/norm"].item() == pytest.approx(getattr(model, name).weight.norm().item())
+    # h = [[1, -3, 2, -0.5], [0.5, -3.5, 0, 1]]: unit 1 is dead for both samples, unit 2 and 3 for one each
+    assert stats["relu/dead_fraction_batch"].item() == 0.25
+    assert stats["act/hidden/preact_max_abs"].item() == 3.5
+    assert stats["act/hidden/preact_mean"].item() == pytest.approx(h.mean().item())
+    assert stats["logits/max"].item() == pytest.approx(logits.max().item())
+    assert stats["probs/clipped_fraction"].item() == 0.0
+    assert not diag.handles and all(not m._forward_hooks for m in model.modules())  # detached on exit
+
+
+def test_unarmed_steps_record_nothing_and_probe_measures_the_dead_fraction():
+    model = _tiny_model()
+    with Diagnostics(model) as diag:
+        model(X).sum().backward()
+        assert diag.seen == {}
+        stats, hists = diag.probe(X, Y)
+    assert stats["relu/dead_fraction"].item() == 0.25
+    assert "relu/dead_fraction_batch" not in stats
+    assert set(hists) == {"act/hidden/preact", "logits", "weights/fc1", "bias/fc1", "weights/fc2", "bias/fc2"}
+    assert model.training  # probe restores the mode
+
+
+def test_the_clamp_shows_for_unscaled_inputs():
+    torch.manual_seed(0)
+    from scalediag.model import build_model
+
+    model = build_model(128, "keras")
+    x = torch.full((8, 28, 28), 200.0)  # raw pixels, divisor 1
+    with Diagnostics(model) as diag:
+        stats, _ = diag.probe(x, torch.arange(8))
+    assert stats["act/hidden/preact_std"].item() > 50
+    assert stats["probs/clipped_fraction"].item() > 0.5
+    assert math.isfinite(stats["logits/max"].item())

@@ -1,0 +1,106 @@
+"""What a user sees in TensorBoard: every tag of every run, HParams in the run's own directory, the real server."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+from conftest import fake_overrides, run_cli
+
+SCALARS = {
+    "loss/train_step", "loss/train", "loss/test", "acc/test", "loss/init",
+    "weights/fc1/norm", "weights/fc2/norm", "bias/fc1/norm", "bias/fc2/norm",
+    "update/fc1/ratio", "update/fc2/ratio", "grad/fc1/norm", "grad/fc2/norm",
+    "grad/fc1/output_rms", "grad/fc2/output_rms",
+    "act/hidden/preact_mean", "act/hidden/preact_std", "act/hidden/preact_max_abs",
+    "relu/dead_fraction_batch", "relu/dead_fraction",
+    "logits/min", "logits/max", "logits/std", "logits/margin",
+    "probs/clipped_fraction", "probs/saturated_fraction",
+}
+HISTOGRAMS = {"weights/fc1", "weights/fc2", "bias/fc1", "bias/fc2", "act/hidden/preact", "logits"}
+HPARAMS = {"divisor", "optimizer.eps", "optimizer.lr", "loss", "model.init", "seed", "train.batch_size"}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    from conftest import write_fashion
+
+    tmp = tmp_path_factory.mktemp("tb")
+    root = tmp / "data"
+    write_fashion(root / "FashionMNIST" / "raw")
+    sweep = tmp / "sweep"
+    p = run_cli(["--multirun", "divisor=1,255", "diag.every_n_steps=4", "diag.probe_size=100",
+                 *fake_overrides(root), f"hydra.sweep.dir={sweep}"], cwd=tmp)
+    assert p.returncode == 0, p.stderr
+    return sweep
+
+
+def _events(run_dir):
+    (path,) = run_dir.glob("events.out.tfevents.*")  # one writer per run, one file
+    by_tag = {}
+    for event in EventFileLoader(str(path)).Load():
+        for v in event.summary.value:
+            by_tag.setdefault(v.tag, []).append((event.step, v.metadata.plugin_data.plugin_name))
+    return by_tag
+
+
+def test_every_tag_is_in_each_run_and_hparams_in_its_own_directory(sweep):
+    for run in ("divisor=1", "divisor=255"):
+        by_tag = _events(sweep / run)
+        scalars = {t for t, e in by_tag.items() if e[0][1] == "scalars"}
+        histograms = {t for t, e in by_tag.items() if e[0][1] == "histograms"}
+        assert SCALARS <= scalars, SCALARS - scalars
+        assert HISTOGRAMS <= histograms, HISTOGRAMS - histograms
+        assert {"_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"} <= set(by_tag)
+        assert [s for s, _ in by_tag["loss/init"]] == [0]
+        assert [s for s, _ in by_tag["loss/train_step"]] == list(range(4, 81, 4))  # 16 steps/epoch, every 4th
+        assert [s for s, _ in by_tag["relu/dead_fraction"]] == [0, 16, 32, 48, 64, 80]  # at init and per epoch
+        assert [s for s, _ in by_tag["weights/fc1"]] == [0, 16, 32, 48, 64, 80]  # at init and per epoch
+        assert not [p for p in (sweep / run).iterdir() if p.is_dir() and p.name != ".hydra"]  # no sub-runs
+
+
+def _get(url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_the_tensorboard_server_shows_each_run_its_scalars_and_hparams(sweep):
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep), "--host",
+                               "127.0.0.1", "--port", "0", "--load_fast=false", "--reload_interval", "1"],
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        base = None
+        deadline = time.monotonic() + 60
+        while base is None and time.monotonic() < deadline:
+            line = server.stderr.readline()
+            match = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+            base = match.group(1) if match else None
+        assert base, "TensorBoard did not start"
+        runs = []
+        while set(runs) != {"divisor=1", "divisor=255"} and time.monotonic() < deadline:
+            time.sleep(0.5)
+            runs = _get(f"{base}/data/runs")
+        assert set(runs) == {"divisor=1", "divisor=255"}
+        tags = _get(f"{base}/data/plugin/scalars/tags")
+        for run in runs:
+            assert SCALARS <= set(tags[run])
+        experiment = _get(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+        assert {h["name"] for h in experiment["hparamInfos"]} == HPARAMS
+        groups = _get(f"{base}/data/plugin/hparams/session_groups", {
+            "experimentName": "", "startIndex": 0, "sliceSize": 10,
+            "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]})
+        sessions = {g["name"]: g for g in groups["sessionGroups"]}
+        assert set(sessions) == {"divisor=1", "divisor=255"}
+        assert sessions["divisor=1"]["hparams"]["divisor"] == 1.0
+        assert {m["name"]["tag"] for m in sessions["divisor=255"]["metricValues"]} == {"loss/train", "loss/test",
+                                                                                         "acc/test"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
