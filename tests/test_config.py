@@ -47,6 +47,10 @@ BAD = [
     ("device=tpu", "device='tpu': must be one of auto, cpu, cuda"),
     ("loss.name=mse", "loss.name='mse': must be one of cross_entropy, keras_clipped"),
     ("seed=-1", "seed=-1: must be an integer >= 0"),
+    ("train.threads=0", "train.threads=0: must be null (automatic) or an integer >= 1"),
+    ("diag.every_n_steps=0", "diag.every_n_steps=0: must be an integer >= 1"),
+    ("diag.probe_size=-1", "diag.probe_size=-1: must be an integer >= 1"),
+    ("diag.enabled=maybe", "diag.enabled='maybe': must be true or false"),
 ]
 
 

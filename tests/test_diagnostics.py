@@ -88,14 +88,14 @@ def test_step_statistics_match_autograd_and_the_applied_step():
     assert stats["act/hidden/preact_mean"].item() == pytest.approx(h.mean().item())
     assert stats["logits/max"].item() == pytest.approx(logits.max().item())
     assert stats["probs/clipped_fraction"].item() == 0.0
-    assert not diag.handles and all(not m._forward_hooks for m in model.modules())  # detached on exit
+    assert not diag.handles and all(not m._forward_hooks for m in model.modules())  # detached after collect
 
 
 def test_unarmed_steps_record_nothing_and_probe_measures_the_dead_fraction():
     model = _tiny_model()
     with Diagnostics(model) as diag:
         model(X).sum().backward()
-        assert diag.seen == {}
+        assert diag.seen == {} and not model.fc1._forward_hooks  # nothing attached between logging steps
         stats, hists = diag.probe(X, Y)
     assert stats["relu/dead_fraction"].item() == 0.25
     assert "relu/dead_fraction_batch" not in stats
@@ -114,3 +114,11 @@ def test_the_clamp_shows_for_unscaled_inputs():
     assert stats["act/hidden/preact_std"].item() > 50
     assert stats["probs/clipped_fraction"].item() > 0.5
     assert math.isfinite(stats["logits/max"].item())
+
+
+def test_exit_removes_hooks_of_an_armed_step_that_never_collected():
+    model = _tiny_model()
+    with Diagnostics(model) as diag:
+        diag.arm(Y)
+        assert model.fc1._forward_hooks
+    assert not any(m._forward_hooks for m in model.modules()) and not diag.armed

@@ -87,7 +87,7 @@ def test_each_run_of_one_process_writes_only_its_own_events(fake_root, tmp_path)
 def test_diagnostics_off_attaches_nothing_and_keeps_epoch_scalars(fake_root, tmp_path):
     metrics = _run(fake_root, tmp_path, "diag.enabled=false")
     assert metrics["init"] is None and "diag" not in metrics["history"][0]
-    assert _scalar_steps(tmp_path, "loss/test") == [1, 2]
+    assert _scalar_steps(tmp_path, "loss/test") == [16, 32]  # the global step, as with diagnostics on
     assert _scalar_steps(tmp_path, "loss/train_step") == []
 
 
@@ -95,3 +95,19 @@ def test_diagnostics_do_not_change_the_numbers(fake_root, tmp_path):
     on = _run(fake_root, tmp_path / "on", "diag.every_n_steps=1")
     off = _run(fake_root, tmp_path / "off", "diag.enabled=false")
     assert _numbers(on) == _numbers(off)
+
+
+def test_thread_choice():
+    import os
+
+    from scalediag.train import choose_threads
+
+    assert choose_threads(None, 32) == 1  # small batches: one thread is fastest and steadiest
+    assert choose_threads(None, 4096) == (os.cpu_count() or 1)
+    assert choose_threads(None, 4096, parallel_jobs=os.cpu_count() or 1) == 1
+    assert choose_threads(3, 32) == 3  # an explicit train.threads wins
+
+
+def test_the_run_reports_its_thread_count(fake_root, tmp_path):
+    assert _run(fake_root, tmp_path / "a", "train.epochs=1")["threads"] == 1
+    assert _run(fake_root, tmp_path / "b", "train.epochs=1", "train.threads=2")["threads"] == 2

@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")  # the repository's conf/ (editable install)
+log = logging.getLogger("scalediag")
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt  # a scheduler's SIGTERM: keep what was done, exactly as for Ctrl-C
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def app(cfg: DictConfig) -> float:
+def app(cfg: DictConfig) -> float | None:
     from .callbacks import check_or_exit
     from .train import run
 
     check_or_exit([cfg])  # again here: a launcher may run jobs on another machine
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     hc = HydraConfig.get()
-    name = hc.job.override_dirname or Path(hc.runtime.output_dir).name
-    return run(cfg, Path(hc.runtime.output_dir), name)["final"]["test_loss"]
+    out_dir = Path(hc.runtime.output_dir)
+    name = hc.job.override_dirname or out_dir.name
+    try:
+        metrics = run(cfg, out_dir, name)
+    except KeyboardInterrupt:
+        print(f"scalediag: interrupted: {name} kept its finished epochs in {out_dir}; continue it with the same "
+              f"command and train.resume=true", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:
+        log.exception(f"[{name}] failed")  # the traceback goes to the job's log file
+        if hc.mode == RunMode.MULTIRUN:
+            return None  # recorded as failed in metrics.json; the other jobs go on, the sweep exits 1 at its end
+        print(f"scalediag: error: {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(1)
+    return metrics["final"]["test_loss"] if metrics["final"] else None
 
 
 def report_main(argv: list[str]) -> int:

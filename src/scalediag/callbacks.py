@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from . import data
 from .config import ConfigError, validate
-from .report import write_report
+from .report import collect, record_jobs, write_report
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ def check_or_exit(cfgs: list[DictConfig]) -> None:
         sys.exit(1)
 
 
-def sweep_configs(config: DictConfig) -> list[DictConfig]:
-    """Compose each job's configuration as the basic sweeper will (other sweepers: the base config only)."""
+def sweep_configs(config: DictConfig) -> list[DictConfig] | None:
+    """Compose each job's configuration as the basic sweeper will; None where it cannot be known in advance."""
     loader = GlobalHydra.instance().config_loader()
     params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
     try:
@@ -49,7 +49,7 @@ def sweep_configs(config: DictConfig) -> list[DictConfig]:
             params + list(config.hydra.overrides.task))
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
     except HydraException:  # range or interval sweeps: each job validates itself when it starts
-        return [config]
+        return None
     return [loader.load_sweep_config(config, list(job)) for job in jobs]
 
 
@@ -58,13 +58,20 @@ class ScalediagCallback(Callback):
         check_or_exit([config])
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        check_or_exit(sweep_configs(config))
+        jobs = sweep_configs(config)
+        check_or_exit(jobs or [config])
+        if jobs:
+            record_jobs(Path(config.hydra.sweep.dir), [job.hydra.job.override_dirname for job in jobs])
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             text = write_report(sweep_dir)
         except FileNotFoundError as e:
-            log.warning(f"no report: {e}")
-            return
-        print(f"\nSweep summary ({sweep_dir}, also in summary.md and summary.csv):\n{text}")
+            print(f"scalediag: error: no report: {e}", file=sys.stderr)
+            sys.exit(1)
+        print(f"\nSweep summary ({sweep_dir}, also in summary.md, summary.csv and the plots):\n{text}")
+        failed = [r.get("name") or r["dir"] for r in collect(sweep_dir) if r["status"] == "failed"]
+        if failed:
+            print(f"scalediag: error: {len(failed)} job(s) failed: {', '.join(failed)}", file=sys.stderr)
+            sys.exit(1)

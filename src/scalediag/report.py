@@ -1,4 +1,8 @@
-"""Read the runs of a sweep directory (files only, so it works after any launcher or a crash) and summarise them."""
+"""Read the runs of a sweep directory and answer "why": summary.csv, summary.md (table + diagnoses), PNG plots.
+
+It reads only files (each job's metrics.json, and jobs.json, the list of jobs the sweep was to run), so it works
+after any launcher, after a crash, and again later: `scalediag report DIR`.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import re
 import statistics
 from pathlib import Path
 
-from .files import write_text_atomic
+from .diagnosis import best_runs, diagnose, healthy_summary
+from .files import write_json_atomic, write_text_atomic
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
+JOBS_FILE = "jobs.json"
 COLUMNS = ("run", "status", "seed", "divisor", "loss", "init", "eps", "epochs", "train_loss", "test_loss", "test_acc",
-           "never_predicted",
-           "seconds_per_epoch")
+           "never_predicted", "init_loss", "init_preact_std", "dead_fraction", "clipped_fraction", "update_ratio_fc1",
+           "update_ratio_fc2", "seconds_per_epoch", "findings")
 
 
 def collect(sweep_dir: Path) -> list[dict]:
@@ -26,16 +32,30 @@ def collect(sweep_dir: Path) -> list[dict]:
     return runs
 
 
+def record_jobs(sweep_dir: Path, names: list[str]) -> None:
+    """Written when the sweep starts, so that a report can name the jobs that never wrote their results."""
+    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(sweep_dir) / JOBS_FILE, {"jobs": names})
+
+
+def missing(sweep_dir: Path, runs: list[dict]) -> list[str]:
+    path = Path(sweep_dir) / JOBS_FILE
+    if not path.is_file():
+        return []
+    present = {r.get("name") for r in runs} | {r["dir"] for r in runs}
+    return [name for name in json.loads(path.read_text())["jobs"] if name not in present]
+
+
 def label(run: dict) -> str:
     """The run's name (Hydra's override_dirname) without its seed: runs of one label differ by seed only."""
-    items = [i for i in ITEM.split(run.get("name") or "") if i and not i.startswith("seed=")]
+    items = [i for i in ITEM.split(run.get("name") or run["dir"]) if i and not i.startswith("seed=")]
     return ",".join(items) or "all"
 
 
-def _sort_key(label: str):
+def _sort_key(text: str):
     """divisor=1 < divisor=255 < divisor=1000: numbers compare as numbers."""
     key = []
-    for item in ITEM.split(label):
+    for item in ITEM.split(text):
         k, _, v = item.partition("=")
         try:
             key.append((k, 0, float(v), ""))
@@ -44,29 +64,34 @@ def _sort_key(label: str):
     return key
 
 
-def row(run: dict) -> dict:
+def row(run: dict, findings: list) -> dict:
     cfg, final, history = run["config"], run.get("final") or {}, run.get("history") or []
+    init, last = run.get("init") or {}, (history[-1].get("diag") or {}) if history else {}
     seconds = [h["seconds"] for h in history if h.get("seconds") is not None]
     return {
         "run": run["dir"], "status": run["status"], "seed": cfg["seed"], "divisor": cfg["divisor"],
         "loss": cfg["loss"]["name"], "init": cfg["model"]["init"], "eps": cfg["optimizer"]["eps"],
         "epochs": len(history), "train_loss": final.get("train_loss"), "test_loss": final.get("test_loss"),
         "test_acc": final.get("test_acc"), "never_predicted": final.get("never_predicted"),
+        "init_loss": init.get("loss/init"), "init_preact_std": init.get("act/hidden/preact_std"),
+        "dead_fraction": last.get("relu/dead_fraction"), "clipped_fraction": last.get("probs/clipped_fraction"),
+        "update_ratio_fc1": last.get("update/fc1/ratio"), "update_ratio_fc2": last.get("update/fc2/ratio"),
         "seconds_per_epoch": statistics.median(seconds) if seconds else None,
+        "findings": ";".join(f.rule for f in findings) or "healthy",
     }
 
 
-def aggregate(runs: list[dict]) -> list[dict]:
+def aggregate(rows: list[dict], labels: list[str]) -> list[dict]:
     """Mean, standard deviation and n of the final metrics per configuration (runs that differ only by seed)."""
     groups: dict[str, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(label(run), []).append(row(run))
+    for lab, r in zip(labels, rows):
+        groups.setdefault(lab, []).append(r)
     out = []
     for name in sorted(groups, key=_sort_key):
-        rows = groups[name]
-        entry = {"config": name, "n": len(rows), "seeds": [r["seed"] for r in rows]}
+        members = groups[name]
+        entry = {"config": name, "n": len(members), "seeds": [r["seed"] for r in members]}
         for key in ("train_loss", "test_loss", "test_acc", "seconds_per_epoch"):
-            values = [r[key] for r in rows if r[key] is not None]
+            values = [r[key] for r in members if r[key] is not None]
             entry[key] = statistics.fmean(values) if values else None
             entry[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0 if values else None
         out.append(entry)
@@ -88,18 +113,55 @@ def table(groups: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def diagnoses(runs: list[dict]) -> dict[str, list[str]]:
+    """Run name -> lines: each finding with its number and threshold, or why the run has no numbers."""
+    best = best_runs(runs)
+    out = {}
+    for run in sorted(runs, key=lambda r: _sort_key(r.get("name") or r["dir"])):
+        name = run.get("name") or run["dir"]
+        if run["status"] != "completed":
+            where = f" at epoch {run['epoch']}, step {run['step']}" if run.get("step") is not None else ""
+            out[name] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
+            continue
+        findings = diagnose(run, best[id(run)])
+        out[name] = [f.message for f in findings] or [healthy_summary(run)]
+    return out
+
+
 def write_report(sweep_dir: Path) -> str:
-    """Write summary.csv (one row per run) and summary.md (mean ± std over seeds); return the table."""
+    """Write summary.csv, summary.md and the plots into sweep_dir; return the text to print."""
+    from .plots import write_plots
+
     sweep_dir = Path(sweep_dir)
     runs = collect(sweep_dir)
+    absent = missing(sweep_dir, runs)
     if not runs:
-        raise FileNotFoundError(f"{sweep_dir}: no run with a metrics.json below it")
+        raise FileNotFoundError(f"{sweep_dir}: no run with a metrics.json below it"
+                                + (f" (expected: {', '.join(absent)})" if absent else ""))
+    best = best_runs(runs)
+    rows = [row(r, diagnose(r, best[id(r)]) if r["status"] == "completed" else []) for r in runs]
+    labels = [label(r) for r in runs]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows(row(r) for r in runs)
+    writer.writerows(rows)
     write_text_atomic(sweep_dir / "summary.csv", buf.getvalue())
-    text = table(aggregate(runs))
-    write_text_atomic(sweep_dir / "summary.md", f"# scalediag sweep {sweep_dir.name}\n\nFinal metrics, mean ± "
-                      f"standard deviation over seeds (n runs).\n\n{text}")
-    return text
+    completed = [(r, lab) for r, lab in zip(rows, labels) if r["status"] == "completed"]
+    text = table(aggregate([r for r, _ in completed], [lab for _, lab in completed]))
+    diag_text = "\n".join(f"- **{name}**\n" + "\n".join(f"  - {line}" for line in lines)
+                          for name, lines in diagnoses(runs).items())
+    problems = [f"- **{n}**: MISSING: no metrics.json (the job never started or was killed)" for n in absent]
+    problems += [f"- **{r.get('name') or r['dir']}**: {r['status'].upper()}" for r in runs
+                 if r["status"] != "completed"]
+    plots = write_plots(runs, labels, sweep_dir)
+    md = [f"# scalediag sweep {sweep_dir.name}\n", "Final metrics of the completed runs, mean ± standard deviation "
+          "over seeds (n runs).\n", text, "## Diagnosis per run\n", diag_text + "\n"]
+    if problems:
+        md += ["## Runs without results\n", "\n".join(problems) + "\n"]
+    md += [f"![{p}]({p})\n" for p in plots]
+    write_text_atomic(sweep_dir / "summary.md", "\n".join(md))
+    out = text + "\n" + "\n".join(f"{name}:\n" + "\n".join(f"  - {line}" for line in lines)
+                                  for name, lines in diagnoses(runs).items())
+    if problems:
+        out += "\n\nRuns without results:\n" + "\n".join(p.replace("**", "") for p in problems)
+    return out + "\n"

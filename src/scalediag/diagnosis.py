@@ -1,0 +1,137 @@
+"""Rules that read one run's metrics.json and name what went wrong, with the measured number and its threshold.
+
+Each rule is a small function: metrics dict in, findings out. The thresholds are the README's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
+NEG_LN_EPS = -math.log(1e-7)  # 16.118: the loss of a sample at Keras' probability clamp
+
+INIT_LOSS_MAX = 2 * LN10  # initial loss above this: logits too large at initialization
+PREACT_STD_MAX = 10.0  # hidden pre-activation std at init above this: inputs not scaled for the initialization
+DEAD_MAX = 0.5  # share of hidden units dead on the probe set
+CLIPPED_MIN = 0.05  # share of samples with p_true < 1e-7 worth naming
+PLATEAU_TOLERANCE = 0.15  # |loss - clipped x 16.118| within this share of the loss: the clip explains the plateau
+UPDATE_RATIO_RANGE = (1e-4, 1e-2)  # Adam's ||dw||/||w|| per step; about 1e-3 is the usual healthy value
+SLOWER_FACTOR = 1.05  # final training loss this much above the sweep's best comparable run
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    message: str
+    value: float
+    threshold: float
+
+
+def _diag(run: dict, epoch: int = -1) -> dict:
+    history = run.get("history") or []
+    return (history[epoch].get("diag") or {}) if history else {}
+
+
+def init_loss(run: dict) -> list[Finding]:
+    init = run.get("init") or {}
+    loss = init.get("loss/init")
+    if loss is None or loss <= INIT_LOSS_MAX:
+        return []
+    max_abs = max(abs(init.get("logits/min", 0.0)), abs(init.get("logits/max", 0.0)))
+    return [Finding("init_loss", f"initial loss {loss:.3g} is far above ln(10) = 2.303 (threshold "
+                    f"{INIT_LOSS_MAX:.2f}): the logits are too large at initialization (max |logit| {max_abs:.3g})",
+                    loss, INIT_LOSS_MAX)]
+
+
+def preact_scale(run: dict) -> list[Finding]:
+    std = (run.get("init") or {}).get("act/hidden/preact_std")
+    if std is None or std <= PREACT_STD_MAX:
+        return []
+    return [Finding("preact_scale", f"hidden pre-activations at init have std {std:.3g} (threshold "
+                    f"{PREACT_STD_MAX:g}, about 1 is the design point): the inputs are not scaled for this "
+                    f"initialization (divisor {run['config']['divisor']:g})", std, PREACT_STD_MAX)]
+
+
+def dead_relus(run: dict) -> list[Finding]:
+    fractions = [(h["epoch"], (h.get("diag") or {}).get("relu/dead_fraction")) for h in run.get("history") or []]
+    over = [(e, f) for e, f in fractions if f is not None and f > DEAD_MAX]
+    if not over:
+        return []
+    epoch, first = over[0]
+    worst = max(f for _, f in over)
+    return [Finding("dead_relus", f"{worst:.0%} of the hidden ReLUs are dead on the probe set (threshold "
+                    f"{DEAD_MAX:.0%}), first above it at epoch {epoch} ({first:.0%})", worst, DEAD_MAX)]
+
+
+def clipped(run: dict) -> list[Finding]:
+    fraction = _diag(run).get("probs/clipped_fraction")
+    if fraction is None or fraction < CLIPPED_MIN:
+        return []
+    final = run.get("final") or {}
+    loss, k = final.get("train_loss"), final.get("never_predicted")
+    plateau = fraction * NEG_LN_EPS
+    if run["config"]["loss"]["name"] == "keras_clipped" and loss is not None and \
+            abs(loss - plateau) <= PLATEAU_TOLERANCE * loss:
+        return [Finding("clip_plateau", f"loss plateau at {loss:.3f} = clipped fraction {fraction:.3f} x 16.118 "
+                        f"(= {plateau:.3f}): {fraction:.0%} of the samples sit at the probability clip (p_true < "
+                        f"1e-7, threshold {CLIPPED_MIN:.0%}) and pass no gradient, so the loss cannot move; the "
+                        f"model predicts no sample as {k} of the 10 classes", fraction, CLIPPED_MIN)]
+    return [Finding("overconfident", f"{fraction:.0%} of the samples have p_true < 1e-7 (threshold "
+                    f"{CLIPPED_MIN:.0%}): confidently wrong; {run['config']['loss']['name']} still passes them "
+                    f"a gradient (Keras' clamp would not)", fraction, CLIPPED_MIN)]
+
+
+def update_ratio(run: dict) -> list[Finding]:
+    low, high = UPDATE_RATIO_RANGE
+    found = []
+    for tag, ratio in sorted(_diag(run).items()):
+        if tag.startswith("update/") and ratio is not None and not low <= ratio <= high:
+            layer = tag.split("/")[1]
+            size = "too large" if ratio > high else "too small"
+            threshold = high if ratio > high else low
+            found.append(Finding("update_ratio", f"{layer}: Adam's steps are {size} for its weights: "
+                                 f"||dw||/||w|| = {ratio:.2g} per step in the last epoch (healthy range "
+                                 f"{low:g} to {high:g}, about 1e-3)", ratio, threshold))
+    return found
+
+
+def slower(run: dict, best: dict | None) -> list[Finding]:
+    if best is None or best is run:
+        return []
+    ours, theirs = [h["train_loss"] for h in run["history"]], [h["train_loss"] for h in best["history"]]
+    ratios = [a / b for a, b in zip(ours, theirs) if a is not None and b]
+    if not ratios or ratios[-1] <= SLOWER_FACTOR:
+        return []
+    per_epoch = ", ".join(f"{r:.2f}" for r in ratios)
+    return [Finding("slower", f"converges slower than {best.get('name')}: training loss ratio per epoch "
+                    f"{per_epoch} (threshold {SLOWER_FACTOR:g} at the last epoch)", ratios[-1], SLOWER_FACTOR)]
+
+
+RULES = (init_loss, preact_scale, dead_relus, clipped, update_ratio)
+
+
+def diagnose(run: dict, best: dict | None = None) -> list[Finding]:
+    return [f for rule in RULES for f in rule(run)] + slower(run, best)
+
+
+def best_runs(runs: list[dict]) -> dict[int, dict]:
+    """For each run (by id), the comparable run with the lowest final training loss: same loss and seed."""
+    best: dict[tuple, dict] = {}
+    for run in runs:
+        if run.get("status") != "completed":
+            continue
+        key = (run["config"]["loss"]["name"], run["config"]["seed"])
+        if key not in best or run["final"]["train_loss"] < best[key]["final"]["train_loss"]:
+            best[key] = run
+    return {id(r): best.get((r["config"]["loss"]["name"], r["config"]["seed"])) for r in runs}
+
+
+def healthy_summary(run: dict) -> str:
+    init, last = run.get("init") or {}, _diag(run)
+    parts = [f"initial loss {init['loss/init']:.2f} (ln 10 = 2.30)" if "loss/init" in init else None,
+             f"pre-activation std at init {init['act/hidden/preact_std']:.2f}"
+             if "act/hidden/preact_std" in init else None,
+             f"dead ReLUs {last['relu/dead_fraction']:.0%}" if "relu/dead_fraction" in last else None,
+             f"update ratio fc1 {last['update/fc1/ratio']:.1e}" if "update/fc1/ratio" in last else None]
+    return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"

@@ -1,0 +1,106 @@
+"""Each diagnosis rule fires on crafted metrics, names its number and threshold, and stays silent on a healthy run."""
+
+import copy
+
+import pytest
+
+from scalediag import diagnosis as d
+
+
+def healthy(name="divisor=255", divisor=255, loss="cross_entropy", seed=0, train=(0.50, 0.38, 0.34, 0.31, 0.29)):
+    diag = {"relu/dead_fraction": 0.1, "probs/clipped_fraction": 0.0, "update/fc1/ratio": 2e-3,
+            "update/fc2/ratio": 1e-3, "logits/max": 18.0, "logits/min": -19.0}
+    return {
+        "name": name, "status": "completed",
+        "config": {"divisor": divisor, "seed": seed, "loss": {"name": loss}},
+        "init": {"loss/init": 2.45, "logits/min": -1.8, "logits/max": 2.2, "act/hidden/preact_std": 0.59,
+                 "relu/dead_fraction": 0.0},
+        "history": [{"epoch": i + 1, "train_loss": t, "test_loss": t + 0.05, "diag": dict(diag)}
+                    for i, t in enumerate(train)],
+        "final": {"train_loss": train[-1], "never_predicted": 0},
+    }
+
+
+def rules(findings):
+    return [f.rule for f in findings]
+
+
+def test_a_healthy_run_has_no_finding_and_says_so():
+    run = healthy()
+    assert d.diagnose(run, run) == []
+    assert d.healthy_summary(run).startswith("healthy: nothing abnormal (initial loss 2.45")
+
+
+def test_initial_loss_far_above_ln10():
+    run = healthy()
+    run["init"].update({"loss/init": 850.0, "logits/max": 1200.0, "logits/min": -300.0})
+    (f,) = d.init_loss(run)
+    assert f.value == 850.0 and f.threshold == pytest.approx(4.605, abs=1e-3)
+    assert "max |logit| 1.2e+03" in f.message and "ln(10) = 2.303" in f.message
+    run["init"]["loss/init"] = 4.0
+    assert d.init_loss(run) == []
+
+
+def test_preactivation_scale():
+    run = healthy(divisor=1)
+    run["init"]["act/hidden/preact_std"] = 150.0
+    (f,) = d.preact_scale(run)
+    assert (f.value, f.threshold) == (150.0, 10.0) and "divisor 1" in f.message
+    run["init"]["act/hidden/preact_std"] = 9.0
+    assert d.preact_scale(run) == []
+
+
+def test_dead_relus_with_the_epoch_they_crossed():
+    run = healthy()
+    for h, f in zip(run["history"], (0.2, 0.55, 0.7, 0.72, 0.7)):
+        h["diag"]["relu/dead_fraction"] = f
+    (f,) = d.dead_relus(run)
+    assert f.value == 0.72 and "first above it at epoch 2 (55%)" in f.message and "threshold 50%" in f.message
+    assert d.dead_relus(healthy()) == []
+
+
+def test_clip_plateau_for_the_clamped_loss():
+    run = healthy(divisor=1, loss="keras_clipped", train=(14.52, 14.506, 14.506, 14.506, 14.506))
+    run["history"][-1]["diag"]["probs/clipped_fraction"] = 0.9
+    run["final"]["never_predicted"] = 9
+    (f,) = d.clipped(run)
+    assert f.rule == "clip_plateau" and f.value == 0.9 and f.threshold == 0.05
+    assert "loss plateau at 14.506 = clipped fraction 0.900 x 16.118 (= 14.506)" in f.message
+    assert "no gradient" in f.message and "9 of the 10 classes" in f.message
+
+
+def test_many_clipped_samples_under_the_exact_loss_are_overconfident_not_a_plateau():
+    run = healthy(divisor=1, train=(3.4, 0.68, 0.57, 0.54, 0.52))
+    run["history"][-1]["diag"]["probs/clipped_fraction"] = 0.08
+    (f,) = d.clipped(run)
+    assert f.rule == "overconfident" and "still passes them a gradient" in f.message
+
+
+def test_update_ratio_outside_the_healthy_range():
+    run = healthy()
+    run["history"][-1]["diag"].update({"update/fc1/ratio": 3e-5, "update/fc2/ratio": 0.05})
+    found = d.update_ratio(run)
+    assert [(f.value, f.threshold) for f in found] == [(3e-5, 1e-4), (0.05, 1e-2)]
+    assert "fc1: Adam's steps are too small" in found[0].message and "too large" in found[1].message
+
+
+def test_slower_than_the_best_comparable_run_with_ratios_per_epoch():
+    best = healthy()
+    slow = healthy(name="divisor=1000", divisor=1000, train=(0.54, 0.405, 0.365, 0.337, 0.317))
+    other_seed = healthy(name="divisor=255,seed=1", seed=1, train=(0.4, 0.3, 0.25, 0.2, 0.1))
+    picked = d.best_runs([best, slow, other_seed])
+    assert picked[id(slow)] is best and picked[id(other_seed)] is other_seed
+    (f,) = d.slower(slow, best)
+    assert f.value == pytest.approx(0.317 / 0.29) and "converges slower than divisor=255" in f.message
+    assert "1.08, 1.07, 1.07, 1.09, 1.09" in f.message
+    assert d.slower(best, best) == []
+    nearly = healthy(train=(0.5, 0.38, 0.34, 0.31, 0.30))
+    assert d.slower(nearly, best) == []  # 0.30 / 0.29 = 1.034 < 1.05
+
+
+def test_runs_without_diagnostics_are_not_misread():
+    run = healthy()
+    run["init"] = None
+    for h in run["history"]:
+        del h["diag"]
+    assert d.diagnose(copy.deepcopy(run)) == []

@@ -1,0 +1,75 @@
+"""The sweep report: written by the Hydra callback at the end of a multirun, rebuilt by `scalediag report DIR`."""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from conftest import fake_overrides, run_cli, write_fashion
+from scalediag.report import aggregate, label
+
+PLOTS = {"loss.png", "dead_relu.png", "logits.png", "clipped.png", "update_ratio.png"}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    root = tmp / "data"
+    write_fashion(root / "FashionMNIST" / "raw")
+    sweep = tmp / "sweep"
+    p = run_cli(["--multirun", "divisor=1,255", "seed=0,1", "train.epochs=2", "diag.every_n_steps=4",
+                 *fake_overrides(root), f"hydra.sweep.dir={sweep}"], cwd=tmp)
+    assert p.returncode == 0, p.stderr
+    return sweep, p.stdout
+
+
+def test_the_callback_writes_every_file_with_one_row_per_run(sweep):
+    sweep, stdout = sweep
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert sorted(r["run"] for r in rows) == ["divisor=1,seed=0,train.epochs=2", "divisor=1,seed=1,train.epochs=2",
+                                             "divisor=255,seed=0,train.epochs=2", "divisor=255,seed=1,train.epochs=2"]
+    assert all(r["status"] == "completed" and r["epochs"] == "2" and r["findings"] for r in rows)
+    assert all(float(r["init_loss"]) > 0 and r["update_ratio_fc1"] for r in rows)
+    md = (sweep / "summary.md").read_text()
+    assert "| divisor=1,train.epochs=2 | 2 |" in md and "| divisor=255,train.epochs=2 | 2 |" in md
+    assert "## Diagnosis per run" in md and "**divisor=1,seed=0,train.epochs=2**" in md
+    assert PLOTS <= {p.name for p in sweep.glob("*.png")}
+    assert all((sweep / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in PLOTS)
+    assert all(f"![{p}]({p})" in md for p in PLOTS)
+    assert json.loads((sweep / "jobs.json").read_text())["jobs"] == sorted(r["run"] for r in rows)
+    assert "Sweep summary" in stdout and "| divisor=255,train.epochs=2 | 2 |" in stdout
+
+
+def test_seeds_are_aggregated_per_configuration():
+    rows = [{"seed": s, "train_loss": t, "test_loss": t, "test_acc": 0.8, "seconds_per_epoch": 1.0}
+            for s, t in ((0, 0.2), (1, 0.4), (2, 0.3))] + \
+           [{"seed": 0, "train_loss": 1.0, "test_loss": 1.0, "test_acc": 0.5, "seconds_per_epoch": None}]
+    groups = aggregate(rows, ["divisor=255"] * 3 + ["divisor=1000"])
+    assert [g["config"] for g in groups] == ["divisor=255", "divisor=1000"]  # numbers sort as numbers
+    g = groups[0]
+    assert (g["n"], g["seeds"]) == (3, [0, 1, 2])
+    assert g["train_loss"] == pytest.approx(0.3) and g["train_loss_std"] == pytest.approx(0.1)
+    assert groups[1]["train_loss_std"] == 0.0 and groups[1]["seconds_per_epoch"] is None
+    assert label({"name": "divisor=1,loss=keras_clipped,seed=2"}) == "divisor=1,loss=keras_clipped"
+    assert label({"name": "betas=[0.9,0.99],seed=0", "dir": "x"}) == "betas=[0.9,0.99]"
+
+
+def test_report_rebuilds_and_names_a_missing_run(sweep, tmp_path):
+    sweep, _ = sweep
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep, copy)
+    shutil.rmtree(copy / "divisor=1,seed=1,train.epochs=2")
+    for f in ("summary.md", "summary.csv", "loss.png"):
+        (copy / f).unlink()
+    p = run_cli(["report", str(copy)], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "divisor=1,seed=1,train.epochs=2: MISSING" in p.stdout
+    assert "| divisor=1,train.epochs=2 | 1 |" in p.stdout
+    assert "MISSING" in (copy / "summary.md").read_text()
+    assert len(list(csv.DictReader((copy / "summary.csv").open()))) == 3 and (copy / "loss.png").is_file()
+
+
+def test_report_on_a_directory_without_runs(tmp_path):
+    p = run_cli(["report", str(tmp_path)], cwd=tmp_path)
+    assert p.returncode == 1 and "no run with a metrics.json" in p.stderr
