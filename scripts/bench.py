@@ -1,7 +1,10 @@
-"""Seconds per training epoch on the real Fashion-MNIST, batch 32, variants alternated within one run.
+"""Benchmarks on the real Fashion-MNIST; each suite prints its results and writes them to scripts/results/.
 
-    .venv/bin/python scripts/bench.py [--reps 7] [--out scripts/results/bench.json]
+    .venv/bin/python scripts/bench.py epoch  [--reps 15]  # diagnostics' cost, against a typical loop -> bench_epoch.json
+    .venv/bin/python scripts/bench.py batch                # seconds per epoch, batch 32 to 4096       -> bench_batch.json
+    .venv/bin/python scripts/bench.py sweep                # the 3-divisor sweep, sequential vs joblib -> bench_sweep.json
 
+epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
 probe and histograms), on at every step; and the loop a user would typically write (torchvision FashionMNIST +
 ToTensor + DataLoader, the same model, torch's default Adam, loss.item() each step). Each variant keeps training its
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,14 +85,8 @@ def typical_variant(root: str):
     return epoch
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=Path("scripts/results/bench.json"))
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
-    args = parser.parse_args()
+def epoch_suite(args) -> dict:
     torch.set_num_threads(choose_threads(args.threads, 32))
-    torch.set_flush_denormal(True)
     data = load(OmegaConf.create(DATA), torch.device("cpu"))
     tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
     variants = {
@@ -101,9 +100,8 @@ def main() -> None:
     for rep in range(args.reps):
         order = list(variants) if rep % 2 == 0 else list(variants)[::-1]  # ABCD DCBA: a drift hits all alike
         for name in order:
-            epoch = variants[name]
             start, start_cpu = time.perf_counter(), time.process_time()
-            epoch()
+            variants[name]()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
         print(f"rep {rep + 1}/{args.reps}: " + "  ".join(f"{n} {t[-1]:.3f}s" for n, t in wall.items()), flush=True)
@@ -113,7 +111,7 @@ def main() -> None:
                  ("typical_dataloader", "diag_every_50"))
         return {f"{a} / {b}": statistics.median(x / y for x, y in zip(times[a], times[b])) for a, b in pairs}
 
-    result = {
+    return {
         "what": "seconds per training epoch, real Fashion-MNIST (60000 images), batch 32, CPU",
         "threads": torch.get_num_threads(),
         "median_seconds": {n: statistics.median(t) for n, t in wall.items()},
@@ -123,15 +121,68 @@ def main() -> None:
         "cpu_ratios": ratios(cpu),
         "seconds": wall,
         "cpu_seconds": cpu,
-        "machine": {"cpus": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine()},
         "reps": args.reps,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    keys = ("threads", "median_seconds", "ratios", "median_cpu_seconds", "cpu_ratios")
-    print(json.dumps({k: result[k] for k in keys}, indent=2))
-    print(f"written to {args.out}", file=sys.stderr)
+
+
+def batch_suite(args) -> dict:
+    """Seconds per epoch (diagnostics at the default cadence) against batch size, threads as scalediag picks."""
+    data = load(OmegaConf.create(DATA), torch.device("cpu"))
+    tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
+    rows = []
+    for batch in (32, 64, 128, 256, 512, 1024, 2048, 4096):
+        torch.set_num_threads(choose_threads(args.threads, batch))
+        torch.manual_seed(0)
+        model = build_model(128, "keras")
+        optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+        gen = torch.Generator().manual_seed(0)
+        writer = RunWriter(tmp / str(batch))
+        diag = Diagnostics(model, optimizer).__enter__()
+        monitor = StepMonitor(diag, writer, 50)
+        times = []
+        for _ in range(args.epochs):
+            start = time.perf_counter()
+            loss = train_epoch(model, optimizer, cross_entropy, data.train, 255.0, batch, gen, monitor).item()
+            times.append(time.perf_counter() - start)
+        rows.append({"batch_size": batch, "threads": torch.get_num_threads(),
+                     "median_seconds": statistics.median(times), "seconds": times, "train_loss_last_epoch": loss})
+        print(f"batch {batch:5d}: {rows[-1]['median_seconds']:.3f} s/epoch ({rows[-1]['threads']} threads)",
+              flush=True)
+    return {"what": "seconds per training epoch against batch size, diagnostics every 50 steps", "rows": rows}
+
+
+def sweep_suite(args) -> dict:
+    """The whole 3-divisor, 5-epoch sweep end to end, as a user runs it: basic launcher against joblib."""
+    out = {}
+    for name, extra in (("sequential", []), ("joblib", ["hydra/launcher=local_parallel"])):
+        sweep_dir = Path(tempfile.mkdtemp(prefix="scalediag-bench-sweep-"))
+        cmd = [sys.executable, "-m", "scalediag", "--multirun", "divisor=1,255,1000", *extra,
+               f"hydra.sweep.dir={sweep_dir}"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        out[name] = time.perf_counter() - start
+        print(f"{name}: {out[name]:.1f} s for the 3-divisor, 5-epoch sweep", flush=True)
+    return {"what": "wall seconds of `python -m scalediag --multirun divisor=1,255,1000` (5 epochs, real data)",
+            "seconds": out, "speedup_joblib": out["sequential"] / out["joblib"], "cpus": os.cpu_count()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", choices=("epoch", "batch", "sweep"))
+    parser.add_argument("--reps", type=int, default=15, help="epoch suite: repetitions")
+    parser.add_argument("--epochs", type=int, default=3, help="batch suite: epochs per batch size")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
+    parser.add_argument("--out", type=Path, default=None, help="default scripts/results/bench_<suite>.json")
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)
+    result = {"epoch": epoch_suite, "batch": batch_suite, "sweep": sweep_suite}[args.suite](args)
+    result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
+                         "processor": platform.processor() or platform.machine()}
+    out = args.out or Path(f"scripts/results/bench_{args.suite}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("seconds", "cpu_seconds", "rows")}, indent=2))
+    print(f"written to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

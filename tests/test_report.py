@@ -64,7 +64,7 @@ def test_report_rebuilds_and_names_a_missing_run(sweep, tmp_path):
         (copy / f).unlink()
     p = run_cli(["report", str(copy)], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "divisor=1,seed=1,train.epochs=2: MISSING" in p.stdout
+    assert "- divisor=1,seed=1,train.epochs=2\n  - MISSING: no metrics.json" in p.stdout
     assert "| divisor=1,train.epochs=2 | 1 |" in p.stdout
     assert "MISSING" in (copy / "summary.md").read_text()
     assert len(list(csv.DictReader((copy / "summary.csv").open()))) == 3 and (copy / "loss.png").is_file()

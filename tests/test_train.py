@@ -7,8 +7,12 @@ from conftest import compose_cfg, fake_overrides
 from scalediag.train import run
 
 
-def _run(root, out, *overrides):
-    cfg = compose_cfg([*fake_overrides(root), "train.epochs=2", "device=cpu", *overrides])
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="CUDA absent here: this variant runs where a GPU is"))]
+
+
+def _run(root, out, *overrides, device="cpu"):
+    cfg = compose_cfg([*fake_overrides(root), "train.epochs=2", f"device={device}", *overrides])
     return run(cfg, out, name="test")
 
 
@@ -40,12 +44,33 @@ def test_it_learns_the_toy_data(fake_root, tmp_path):
     assert metrics["final"]["test_acc"] > 0.9
 
 
-def test_same_seed_same_numbers_other_seed_other_numbers(fake_root, tmp_path):
-    a = _run(fake_root, tmp_path / "a", "seed=7")
-    b = _run(fake_root, tmp_path / "b", "seed=7")
-    c = _run(fake_root, tmp_path / "c", "seed=8")
+@pytest.mark.parametrize("device", DEVICES)
+def test_same_seed_same_numbers_other_seed_other_numbers(fake_root, tmp_path, device):
+    a = _run(fake_root, tmp_path / "a", "seed=7", device=device)
+    b = _run(fake_root, tmp_path / "b", "seed=7", device=device)
+    c = _run(fake_root, tmp_path / "c", "seed=8", device=device)
+    assert a["device"].startswith(device)
     assert _numbers(a) == _numbers(b)
     assert _numbers(a) != _numbers(c)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_data_set_lives_on_the_device(fake_root, device):
+    from omegaconf import OmegaConf
+
+    from scalediag.data import load
+
+    cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
+                            "train_limit": None, "test_limit": None})
+    d = load(cfg, torch.device(device))
+    assert {t.device.type for t in (d.train.x, d.train.y, d.test.x, d.test.y)} == {device}
+    assert d.train.x.dtype == torch.uint8
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_diagnostics_run_on_the_device(fake_root, tmp_path, device):
+    on = _run(fake_root, tmp_path / device, "diag.every_n_steps=4", device=device)
+    assert {"relu/dead_fraction", "update/fc1/ratio"} <= set(on["history"][-1]["diag"])
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "keras_clipped"])
@@ -104,7 +129,7 @@ def test_thread_choice():
 
     assert choose_threads(None, 32) == 1  # small batches: one thread is fastest and steadiest
     assert choose_threads(None, 4096) == (os.cpu_count() or 1)
-    assert choose_threads(None, 4096, parallel_jobs=os.cpu_count() or 1) == 1
+    assert choose_threads(None, 4096, budget=1) == 1
     assert choose_threads(3, 32) == 3  # an explicit train.threads wins
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import hydra
@@ -20,18 +22,32 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt  # a scheduler's SIGTERM: keep what was done, exactly as for Ctrl-C
 
 
+def thread_budget(launcher: DictConfig) -> int:
+    """Cores one job may use: all of them, or its share when a launcher runs jobs side by side."""
+    cores = os.cpu_count() or 1
+    target = launcher.get("_target_", "")
+    if "joblib" in target:
+        n_jobs = launcher.get("n_jobs") or -1
+        parallel = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)  # joblib: -1 = all cores, -2 = all but one
+        return max(1, cores // min(parallel, cores))
+    if "submitit" in target and launcher.get("cpus_per_task"):
+        return int(launcher.cpus_per_task)  # what the scheduler allotted to the task
+    return cores
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def app(cfg: DictConfig) -> float | None:
     from .callbacks import check_or_exit
     from .train import run
 
     check_or_exit([cfg])  # again here: a launcher may run jobs on another machine
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    if threading.current_thread() is threading.main_thread():  # a thread-based launcher cannot take signals
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
     name = hc.job.override_dirname or out_dir.name
     try:
-        metrics = run(cfg, out_dir, name)
+        metrics = run(cfg, out_dir, name, thread_budget(hc.launcher))
     except KeyboardInterrupt:
         print(f"scalediag: interrupted: {name} kept its finished epochs in {out_dir}; continue it with the same "
               f"command and train.resume=true", file=sys.stderr)

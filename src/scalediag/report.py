@@ -113,19 +113,33 @@ def table(groups: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def diagnoses(runs: list[dict]) -> dict[str, list[str]]:
+def _name(run: dict) -> str:
+    return run.get("name") or run["dir"]
+
+
+def diagnoses(runs: list[dict], findings: dict[int, list]) -> dict[str, list[str]]:
     """Run name -> lines: each finding with its number and threshold, or why the run has no numbers."""
-    best = best_runs(runs)
     out = {}
-    for run in sorted(runs, key=lambda r: _sort_key(r.get("name") or r["dir"])):
-        name = run.get("name") or run["dir"]
+    for run in sorted(runs, key=lambda r: _sort_key(_name(r))):
         if run["status"] != "completed":
             where = f" at epoch {run['epoch']}, step {run['step']}" if run.get("step") is not None else ""
-            out[name] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
-            continue
-        findings = diagnose(run, best[id(run)])
-        out[name] = [f.message for f in findings] or [healthy_summary(run)]
+            out[_name(run)] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
+        else:
+            out[_name(run)] = [f.message for f in findings[id(run)]] or [healthy_summary(run)]
     return out
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _bullets(lines_by_name: dict[str, list[str]], bold: str = "") -> str:
+    return "\n".join(f"- {bold}{name}{bold}\n" + "\n".join(f"  - {line}" for line in lines)
+                     for name, lines in lines_by_name.items())
 
 
 def write_report(sweep_dir: Path) -> str:
@@ -139,29 +153,23 @@ def write_report(sweep_dir: Path) -> str:
         raise FileNotFoundError(f"{sweep_dir}: no run with a metrics.json below it"
                                 + (f" (expected: {', '.join(absent)})" if absent else ""))
     best = best_runs(runs)
-    rows = [row(r, diagnose(r, best[id(r)]) if r["status"] == "completed" else []) for r in runs]
+    findings = {id(r): diagnose(r, best[id(r)]) if r["status"] == "completed" else [] for r in runs}
+    rows = [row(r, findings[id(r)]) for r in runs]
     labels = [label(r) for r in runs]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(sweep_dir / "summary.csv", buf.getvalue())
+    write_text_atomic(sweep_dir / "summary.csv", _csv(rows))
     completed = [(r, lab) for r, lab in zip(rows, labels) if r["status"] == "completed"]
     text = table(aggregate([r for r, _ in completed], [lab for _, lab in completed]))
-    diag_text = "\n".join(f"- **{name}**\n" + "\n".join(f"  - {line}" for line in lines)
-                          for name, lines in diagnoses(runs).items())
-    problems = [f"- **{n}**: MISSING: no metrics.json (the job never started or was killed)" for n in absent]
-    problems += [f"- **{r.get('name') or r['dir']}**: {r['status'].upper()}" for r in runs
-                 if r["status"] != "completed"]
+    lines = diagnoses(runs, findings)
+    problems = {n: ["MISSING: no metrics.json (the job never started or was killed)"] for n in absent}
+    problems.update({_name(r): [r["status"].upper()] for r in runs if r["status"] != "completed"})
     plots = write_plots(runs, labels, sweep_dir)
     md = [f"# scalediag sweep {sweep_dir.name}\n", "Final metrics of the completed runs, mean ± standard deviation "
-          "over seeds (n runs).\n", text, "## Diagnosis per run\n", diag_text + "\n"]
+          "over seeds (n runs).\n", text, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
     if problems:
-        md += ["## Runs without results\n", "\n".join(problems) + "\n"]
+        md += ["## Runs without results\n", _bullets(problems, "**") + "\n"]
     md += [f"![{p}]({p})\n" for p in plots]
     write_text_atomic(sweep_dir / "summary.md", "\n".join(md))
-    out = text + "\n" + "\n".join(f"{name}:\n" + "\n".join(f"  - {line}" for line in lines)
-                                  for name, lines in diagnoses(runs).items())
+    out = text + "\n" + _bullets(lines)
     if problems:
-        out += "\n\nRuns without results:\n" + "\n".join(p.replace("**", "") for p in problems)
+        out += "\n\nRuns without results:\n" + _bullets(problems)
     return out + "\n"

@@ -20,8 +20,9 @@ HIST_BINS = 64  # numpy's fixed bins: 1.3 ms for a 128x784 weight, against 6.6 m
 
 def to_floats(stats: dict) -> dict[str, float]:
     """Bring a dict of 0-dim tensors (and plain numbers) to the host with one transfer: the logging cadence's sync."""
-    tensors = {k: v for k, v in stats.items() if torch.is_tensor(v)}
-    values = torch.stack([v.detach().float() for v in tensors.values()]).tolist() if tensors else []
+    tensors = {k: v.detach() for k, v in stats.items() if torch.is_tensor(v)}
+    values = torch.stack([v if v.dtype == torch.float32 else v.float() for v in tensors.values()]).tolist() \
+        if tensors else []
     out = {k: float(v) for k, v in stats.items() if not torch.is_tensor(v)}
     out.update(zip(tensors, values))
     return out
