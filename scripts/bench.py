@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench.py epoch  [--reps 15]  # diagnostics' cost, against a typical loop -> bench_epoch.json
     .venv/bin/python scripts/bench.py batch                # seconds per epoch, batch 32 to 4096       -> bench_batch.json
     .venv/bin/python scripts/bench.py sweep                # the 3-divisor sweep, sequential vs joblib -> bench_sweep.json
+    .venv/bin/python scripts/bench.py choices              # each speed choice against its alternative -> bench_choices.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -166,16 +167,95 @@ def sweep_suite(args) -> dict:
             "seconds": out, "speedup_joblib": out["sequential"] / out["joblib"], "cpus": os.cpu_count()}
 
 
+def _per_call_us(fn, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def choices_suite(args) -> dict:
+    """Each speed choice of the training loop against its alternative, batch 32, threads as scalediag picks."""
+    torch.set_num_threads(choose_threads(args.threads, 32))
+    data = load(OmegaConf.create(DATA), torch.device("cpu"))
+    idx = torch.randperm(len(data.train.y))[:32]
+    out = {"batch_gather_us": {"x[idx]": _per_call_us(lambda: data.train.x[idx], 20000),
+                               "index_select": _per_call_us(lambda: data.train.x.index_select(0, idx), 20000)}}
+    torch.manual_seed(0)
+    model = build_model(128, "keras")
+    optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+    x, y = data.train.x[:32].float() / 255, data.train.y[:32]
+
+    def step():
+        loss = cross_entropy(model(x), y).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    plain = _per_call_us(step, 2000)
+    handles = [m.register_forward_hook(lambda *a: None) for m in model.modules()]  # idle hooks, as if left on
+    hooked = _per_call_us(step, 2000)
+    for h in handles:
+        h.remove()
+    out["step_us"] = {"no hooks": plain, "idle hooks on every module": hooked}
+    out["epoch_seconds"] = {}
+    for name, compiled in (("eager", False), ("torch.compile(model)", True)):
+        torch.manual_seed(0)
+        model = build_model(128, "keras")
+        optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+        forward = torch.compile(model) if compiled else model
+        gen = torch.Generator().manual_seed(0)
+        times = []
+        for _ in range(args.epochs + 1):  # the first epoch of the compiled model includes its compilation
+            start = time.perf_counter()
+            train_epoch(forward, optimizer, cross_entropy, data.train, 255.0, 32, gen).item()
+            times.append(time.perf_counter() - start)
+        out["epoch_seconds"][name] = {"first": times[0], "median_after": statistics.median(times[1:])}
+        print(f"{name}: {out['epoch_seconds'][name]}", flush=True)
+    out["denormals_epoch_seconds"] = {}
+    for flush in (True, False):  # divisor 1, exact loss: most ReLUs die, their weights' Adam moments decay to 0
+        torch.set_flush_denormal(flush)
+        torch.manual_seed(0)
+        model = build_model(128, "keras")
+        optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+        gen = torch.Generator().manual_seed(0)
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            train_epoch(model, optimizer, cross_entropy, data.train, 1.0, 32, gen).item()
+            times.append(time.perf_counter() - start)
+        out["denormals_epoch_seconds"][f"flush_denormal={flush}"] = times
+        print(f"flush_denormal={flush}: {times}", flush=True)
+    torch.set_flush_denormal(True)
+    out["threads_epoch_seconds"] = {}
+    for batch in (32, 4096):
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(0)
+            model = build_model(128, "keras")
+            optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+            gen = torch.Generator().manual_seed(0)
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                train_epoch(model, optimizer, cross_entropy, data.train, 255.0, batch, gen).item()
+                times.append(time.perf_counter() - start)
+            out["threads_epoch_seconds"][f"batch {batch}, {threads} threads"] = times
+            print(f"batch {batch}, {threads} threads: {times}", flush=True)
+    return {"what": "per-call microseconds and seconds per epoch of the loop's speed choices, batch 32", **out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=("epoch", "batch", "sweep"))
+    parser.add_argument("suite", choices=("epoch", "batch", "sweep", "choices"))
     parser.add_argument("--reps", type=int, default=15, help="epoch suite: repetitions")
     parser.add_argument("--epochs", type=int, default=3, help="batch suite: epochs per batch size")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
     parser.add_argument("--out", type=Path, default=None, help="default scripts/results/bench_<suite>.json")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
-    result = {"epoch": epoch_suite, "batch": batch_suite, "sweep": sweep_suite}[args.suite](args)
+    suites = {"epoch": epoch_suite, "batch": batch_suite, "sweep": sweep_suite, "choices": choices_suite}
+    result = suites[args.suite](args)
     result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
                          "processor": platform.processor() or platform.machine()}
     out = args.out or Path(f"scripts/results/bench_{args.suite}.json")

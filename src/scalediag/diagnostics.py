@@ -3,8 +3,8 @@
 The statistics are small pure functions (tensors in, 0-dim tensors out) so that each can be tested on a hand-made
 tensor. `Diagnostics` only calls them. Hooks are registered by `arm()` for one step and removed by `collect()`:
 the steps between two logging points run the model exactly as without diagnostics (a module with hooks takes
-PyTorch's slower call path: measured +4% per step here). Nothing here syncs with the device: the writer does, at
-the logging cadence.
+PyTorch's slower call path: +1-2% per step, scripts/bench.py choices). Nothing here syncs with the device: the
+writer does, at the logging cadence.
 """
 
 from __future__ import annotations

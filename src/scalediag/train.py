@@ -1,6 +1,7 @@
 """The training loop: epochs of shuffled batches drawn by index from tensors on the device, evaluation, metrics.json.
 
-Host syncs (.item(), printing) happen only at epoch ends and at the progress cadence, never inside a step.
+Host syncs (.item(), printing) happen only at epoch ends and at the diagnostics' logging cadence (every
+diag.every_n_steps steps), never in the other steps.
 """
 
 from __future__ import annotations
@@ -29,16 +30,13 @@ from .writer import RunWriter, to_floats
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 8192  # evaluation needs no gradient: large chunks, bounded memory
-
-
 SMALL_BATCH = 128  # below this, one thread per job is fastest (see choose_threads)
 
 
 def choose_threads(requested: int | None, batch_size: int, budget: int | None = None) -> int:
     """Torch threads for one job: train.threads if set; else 1 below batch 128; else the job's share of the cores
-    (budget: cores / parallel jobs, or what the scheduler gave the task; default all cores). Measured on 2 cores,
-    s/epoch with 1 and 2 threads: batch 32: 1.25 and 1.65 (two threads also jump between 1.1 and 2.0 s from epoch
-    to epoch); batch 4096: 0.44 and 0.26."""
+    (budget: cores / parallel jobs, or what the scheduler gave the task; default all cores). Measured on 2 cores
+    (scripts/bench.py choices), s/epoch with 1 and 2 threads: batch 32: 1.13 and 1.87; batch 4096: 0.42 and 0.25."""
     if requested is not None:
         return requested
     if batch_size < SMALL_BATCH:
