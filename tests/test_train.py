@@ -136,3 +136,29 @@ def test_thread_choice():
 def test_the_run_reports_its_thread_count(fake_root, tmp_path):
     assert _run(fake_root, tmp_path / "a", "train.epochs=1")["threads"] == 1
     assert _run(fake_root, tmp_path / "b", "train.epochs=1", "train.threads=2")["threads"] == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA absent here: this test runs where a GPU is")
+def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root):
+    """Between two logging points the loop never waits for the GPU (torch raises on any synchronising call)."""
+    from omegaconf import OmegaConf
+
+    from scalediag.data import load
+    from scalediag.losses import cross_entropy
+    from scalediag.model import build_model
+    from scalediag.train import make_optimizer, train_epoch
+
+    device = torch.device("cuda")
+    cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
+                            "train_limit": None, "test_limit": None})
+    data = load(cfg, device)
+    model = build_model(128, "keras").to(device)
+    optimizer = make_optimizer(model, OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7}), device)
+    gen = torch.Generator().manual_seed(0)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        loss = train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert loss.device.type == "cuda"

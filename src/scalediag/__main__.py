@@ -12,7 +12,8 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, open_dict
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")  # the repository's conf/ (editable install)
 log = logging.getLogger("scalediag")
@@ -44,6 +45,8 @@ def app(cfg: DictConfig) -> float | None:
     if threading.current_thread() is threading.main_thread():  # a thread-based launcher cannot take signals
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     hc = HydraConfig.get()
+    with open_dict(cfg):  # a launcher may start the job elsewhere: pin the data to where the user launched from
+        cfg.data.root = to_absolute_path(cfg.data.root)
     out_dir = Path(hc.runtime.output_dir)
     name = hc.job.override_dirname or out_dir.name
     try:

@@ -95,7 +95,9 @@ def train_epoch(model, optimizer, loss_fn, split: Split, divisor: float, batch_s
                 monitor: StepMonitor | None = None, progress=None):
     """One pass over split in a fresh random order; returns the mean of the batch losses (a 0-dim tensor)."""
     model.train()
-    order = torch.randperm(len(split.y), generator=gen).to(split.y.device)
+    order = torch.randperm(len(split.y), generator=gen)  # drawn on the CPU: the same order on every device
+    if split.y.device.type == "cuda":  # pinned + non_blocking: the copy does not make the host wait
+        order = order.pin_memory().to(split.y.device, non_blocking=True)
     total = torch.zeros((), device=split.y.device)
     n_batches = (len(order) + batch_size - 1) // batch_size
     for i in range(n_batches):
