@@ -174,6 +174,21 @@ def _per_call_us(fn, n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
+def _epochs(data, n: int, divisor: float = 255.0, batch: int = 32, compiled: bool = False) -> list[float]:
+    """Seconds of each of n training epochs of a fresh model (no diagnostics)."""
+    torch.manual_seed(0)
+    model = build_model(128, "keras")
+    optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+    forward = torch.compile(model) if compiled else model
+    gen = torch.Generator().manual_seed(0)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        train_epoch(forward, optimizer, cross_entropy, data.train, divisor, batch, gen).item()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def choices_suite(args) -> dict:
     """Each speed choice of the training loop against its alternative, batch 32, threads as scalediag picks."""
     torch.set_num_threads(choose_threads(args.threads, 32))
@@ -200,47 +215,20 @@ def choices_suite(args) -> dict:
     out["step_us"] = {"no hooks": plain, "idle hooks on every module": hooked}
     out["epoch_seconds"] = {}
     for name, compiled in (("eager", False), ("torch.compile(model)", True)):
-        torch.manual_seed(0)
-        model = build_model(128, "keras")
-        optimizer = make_optimizer(model, OPT, torch.device("cpu"))
-        forward = torch.compile(model) if compiled else model
-        gen = torch.Generator().manual_seed(0)
-        times = []
-        for _ in range(args.epochs + 1):  # the first epoch of the compiled model includes its compilation
-            start = time.perf_counter()
-            train_epoch(forward, optimizer, cross_entropy, data.train, 255.0, 32, gen).item()
-            times.append(time.perf_counter() - start)
+        times = _epochs(data, args.epochs + 1, compiled=compiled)  # the compiled model's first epoch compiles it
         out["epoch_seconds"][name] = {"first": times[0], "median_after": statistics.median(times[1:])}
         print(f"{name}: {out['epoch_seconds'][name]}", flush=True)
     out["denormals_epoch_seconds"] = {}
     for flush in (True, False):  # divisor 1, exact loss: most ReLUs die, their weights' Adam moments decay to 0
         torch.set_flush_denormal(flush)
-        torch.manual_seed(0)
-        model = build_model(128, "keras")
-        optimizer = make_optimizer(model, OPT, torch.device("cpu"))
-        gen = torch.Generator().manual_seed(0)
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            train_epoch(model, optimizer, cross_entropy, data.train, 1.0, 32, gen).item()
-            times.append(time.perf_counter() - start)
-        out["denormals_epoch_seconds"][f"flush_denormal={flush}"] = times
+        out["denormals_epoch_seconds"][f"flush_denormal={flush}"] = times = _epochs(data, 3, divisor=1.0)
         print(f"flush_denormal={flush}: {times}", flush=True)
     torch.set_flush_denormal(True)
     out["threads_epoch_seconds"] = {}
     for batch in (32, 4096):
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            torch.manual_seed(0)
-            model = build_model(128, "keras")
-            optimizer = make_optimizer(model, OPT, torch.device("cpu"))
-            gen = torch.Generator().manual_seed(0)
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                train_epoch(model, optimizer, cross_entropy, data.train, 255.0, batch, gen).item()
-                times.append(time.perf_counter() - start)
-            out["threads_epoch_seconds"][f"batch {batch}, {threads} threads"] = times
+            out["threads_epoch_seconds"][f"batch {batch}, {threads} threads"] = times = _epochs(data, 3, batch=batch)
             print(f"batch {batch}, {threads} threads: {times}", flush=True)
     return {"what": "per-call microseconds and seconds per epoch of the loop's speed choices, batch 32", **out}
 
