@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -15,9 +14,7 @@ from omegaconf import DictConfig
 
 from . import data
 from .config import ConfigError, validate
-from .report import collect, record_jobs, write_report
-
-log = logging.getLogger(__name__)
+from .report import collect, record_jobs, run_name, write_report
 
 
 def check_or_exit(cfgs: list[DictConfig]) -> None:
@@ -71,7 +68,7 @@ class ScalediagCallback(Callback):
             print(f"scalediag: error: no report: {e}", file=sys.stderr)
             sys.exit(1)
         print(f"\nSweep summary ({sweep_dir}, also in summary.md, summary.csv and the plots):\n{text}")
-        failed = [r.get("name") or r["dir"] for r in collect(sweep_dir) if r["status"] == "failed"]
+        failed = [run_name(r) for r in collect(sweep_dir) if r["status"] == "failed"]
         if failed:
             print(f"scalediag: error: {len(failed)} job(s) failed: {', '.join(failed)}", file=sys.stderr)
             sys.exit(1)

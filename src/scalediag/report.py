@@ -48,7 +48,7 @@ def missing(sweep_dir: Path, runs: list[dict]) -> list[str]:
 
 def label(run: dict) -> str:
     """The run's name (Hydra's override_dirname) without its seed: runs of one label differ by seed only."""
-    items = [i for i in ITEM.split(run.get("name") or run["dir"]) if i and not i.startswith("seed=")]
+    items = [i for i in ITEM.split(run_name(run)) if i and not i.startswith("seed=")]
     return ",".join(items) or "all"
 
 
@@ -113,19 +113,19 @@ def table(groups: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def _name(run: dict) -> str:
+def run_name(run: dict) -> str:
     return run.get("name") or run["dir"]
 
 
 def diagnoses(runs: list[dict], findings: dict[int, list]) -> dict[str, list[str]]:
     """Run name -> lines: each finding with its number and threshold, or why the run has no numbers."""
     out = {}
-    for run in sorted(runs, key=lambda r: _sort_key(_name(r))):
+    for run in sorted(runs, key=lambda r: _sort_key(run_name(r))):
         if run["status"] != "completed":
             where = f" at epoch {run['epoch']}, step {run['step']}" if run.get("step") is not None else ""
-            out[_name(run)] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
+            out[run_name(run)] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
         else:
-            out[_name(run)] = [f.message for f in findings[id(run)]] or [healthy_summary(run)]
+            out[run_name(run)] = [f.message for f in findings[id(run)]] or [healthy_summary(run)]
     return out
 
 
@@ -161,7 +161,7 @@ def write_report(sweep_dir: Path) -> str:
     text = table(aggregate([r for r, _ in completed], [lab for _, lab in completed]))
     lines = diagnoses(runs, findings)
     problems = {n: ["MISSING: no metrics.json (the job never started or was killed)"] for n in absent}
-    problems.update({_name(r): [r["status"].upper()] for r in runs if r["status"] != "completed"})
+    problems.update({run_name(r): [r["status"].upper()] for r in runs if r["status"] != "completed"})
     plots = write_plots(runs, labels, sweep_dir)
     md = [f"# scalediag sweep {sweep_dir.name}\n", "Final metrics of the completed runs, mean ± standard deviation "
           "over seeds (n runs).\n", text, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
