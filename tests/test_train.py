@@ -162,3 +162,37 @@ def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert loss.device.type == "cuda"
+
+
+@pytest.mark.parametrize("change", ["unfused Adam", "denormals kept", "two threads"])
+def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, change):
+    """Each speed choice against its plain alternative: same losses to float rounding after two epochs."""
+    from omegaconf import OmegaConf
+
+    from scalediag.data import load
+    from scalediag.losses import cross_entropy
+    from scalediag.model import build_model
+    from scalediag.train import make_optimizer, train_epoch
+
+    cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
+                            "train_limit": None, "test_limit": None})
+    data = load(cfg, torch.device("cpu"))
+    opt = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7})
+
+    def losses(plain: bool):
+        torch.manual_seed(0)
+        model = build_model(128, "keras")
+        optimizer = make_optimizer(model, opt, torch.device("cpu"))
+        if plain and change == "unfused Adam":
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7, foreach=False)
+        threads = torch.get_num_threads()
+        torch.set_flush_denormal(not (plain and change == "denormals kept"))
+        torch.set_num_threads(2 if plain and change == "two threads" else 1)
+        try:
+            gen = torch.Generator().manual_seed(0)
+            return [train_epoch(model, optimizer, cross_entropy, data.train, 1.0, 32, gen).item() for _ in range(2)]
+        finally:
+            torch.set_flush_denormal(True)
+            torch.set_num_threads(threads)
+
+    assert losses(plain=True) == pytest.approx(losses(plain=False), rel=1e-4)
