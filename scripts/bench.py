@@ -1,9 +1,9 @@
 """Benchmarks on the real Fashion-MNIST; each suite prints its results and writes them to scripts/results/.
 
-    .venv/bin/python scripts/bench.py epoch  [--reps 15]  # diagnostics' cost, against a typical loop -> bench_epoch.json
-    .venv/bin/python scripts/bench.py batch                # seconds per epoch, batch 32 to 4096       -> bench_batch.json
-    .venv/bin/python scripts/bench.py sweep                # the 3-divisor sweep, sequential vs joblib -> bench_sweep.json
-    .venv/bin/python scripts/bench.py choices              # each speed choice against its alternative -> bench_choices.json
+    python scripts/bench.py epoch [--reps 15]  # diagnostics' cost, against a typical loop -> bench_epoch.json
+    python scripts/bench.py batch              # seconds per epoch, batch 32 to 4096       -> bench_batch.json
+    python scripts/bench.py sweep              # the 3-divisor sweep, sequential vs joblib -> bench_sweep.json
+    python scripts/bench.py choices            # each speed choice against its alternative -> bench_choices.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch

@@ -30,7 +30,8 @@ def test_report_command_rebuilds_the_summary(fake_root, tmp_path):
     (sweep / "summary.md").unlink()
     p = run_cli(["report", str(sweep)], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert "| train.epochs=1 | 2 |" in p.stdout  # the two seeds of one configuration and (sweep / "summary.md").is_file()
+    assert "| train.epochs=1 | 2 |" in p.stdout  # the two seeds of one configuration
+    assert (sweep / "summary.md").is_file()
 
 
 BAD_CLI = [
@@ -123,3 +124,17 @@ def test_the_question_sweep_on_the_real_data_names_the_clip(tmp_path):
     assert abs(plateau - fraction * 16.118) < 0.15 * plateau and "pass no gradient" in one
     healthy = report.split("- divisor=255,loss=keras_clipped\n", 1)[1]
     assert healthy.strip().startswith("- healthy: nothing abnormal")
+
+
+def test_multirun_over_divisor_and_adam_epsilon(fake_root, tmp_path):
+    sweep = tmp_path / "sweep"
+    p = run_cli(["--multirun", "divisor=1,255", "optimizer.eps=1e-7,1e-1", "train.epochs=1",
+                 *fake_overrides(fake_root), f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    runs = {m.parent.name: json.loads(m.read_text()) for m in sweep.rglob("metrics.json")}
+    assert set(runs) == {f"divisor={d},optimizer.eps={e},train.epochs=1" for d in (1, 255) for e in ("1e-07", "0.1")}
+    eps = {r["config"]["optimizer"]["eps"] for r in runs.values()}
+    assert eps == {1e-7, 0.1}
+    small, large = (runs[f"divisor=255,optimizer.eps={e},train.epochs=1"]["final"]["train_loss"]
+                    for e in ("1e-07", "0.1"))
+    assert small != large  # a large epsilon damps Adam's steps: the numbers must move

@@ -41,7 +41,8 @@ def app(cfg: DictConfig) -> float | None:
     from .callbacks import check_or_exit
     from .train import run
 
-    check_or_exit([cfg])  # again here: a launcher may run jobs on another machine
+    # the configuration again (a launcher may start jobs on another machine); the data is checked as it loads
+    check_or_exit([cfg], check_data=False)
     if threading.current_thread() is threading.main_thread():  # a thread-based launcher cannot take signals
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     hc = HydraConfig.get()
