@@ -69,6 +69,17 @@ def run_cli(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.Comple
                           text=True, timeout=timeout)
 
 
+def fake_sweep(tmp: Path, *args: str):
+    """A multirun over small IDX files written under tmp; returns (sweep directory, the finished process)."""
+    root = tmp / "data"
+    if not root.exists():
+        write_fashion(root / "FashionMNIST" / "raw")
+    sweep = tmp / "sweep"
+    p = run_cli(["--multirun", *args, *fake_overrides(root), f"hydra.sweep.dir={sweep}"], cwd=tmp)
+    assert p.returncode == 0, p.stderr
+    return sweep, p
+
+
 requires_real_data = pytest.mark.skipif(
     not all((DEBIAN_DIR / f"{n}.gz").is_file() for n in NAMES),
     reason=f"real Fashion-MNIST absent: apt-get install dataset-fashion-mnist puts it in {DEBIAN_DIR}",

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import fake_overrides, run_cli, write_fashion
+from conftest import fake_sweep, run_cli
 from scalediag.report import aggregate, label
 
 PLOTS = {"loss.png", "dead_relu.png", "logits.png", "clipped.png", "update_ratio.png"}
@@ -14,13 +14,8 @@ PLOTS = {"loss.png", "dead_relu.png", "logits.png", "clipped.png", "update_ratio
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("report")
-    root = tmp / "data"
-    write_fashion(root / "FashionMNIST" / "raw")
-    sweep = tmp / "sweep"
-    p = run_cli(["--multirun", "divisor=1,255", "seed=0,1", "train.epochs=2", "diag.every_n_steps=4",
-                 *fake_overrides(root), f"hydra.sweep.dir={sweep}"], cwd=tmp)
-    assert p.returncode == 0, p.stderr
+    sweep, p = fake_sweep(tmp_path_factory.mktemp("report"), "divisor=1,255", "seed=0,1", "train.epochs=2",
+                          "diag.every_n_steps=4")
     return sweep, p.stdout
 
 

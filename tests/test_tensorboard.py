@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-from conftest import fake_overrides, run_cli
+from conftest import fake_sweep
 
 SCALARS = {
     "loss/train_step", "loss/train", "loss/test", "acc/test", "loss/init",
@@ -28,15 +28,8 @@ HPARAMS = {"divisor", "optimizer.eps", "optimizer.lr", "loss", "model.init", "se
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    from conftest import write_fashion
-
-    tmp = tmp_path_factory.mktemp("tb")
-    root = tmp / "data"
-    write_fashion(root / "FashionMNIST" / "raw")
-    sweep = tmp / "sweep"
-    p = run_cli(["--multirun", "divisor=1,255", "diag.every_n_steps=4", "diag.probe_size=100",
-                 *fake_overrides(root), f"hydra.sweep.dir={sweep}"], cwd=tmp)
-    assert p.returncode == 0, p.stderr
+    sweep, _ = fake_sweep(tmp_path_factory.mktemp("tb"), "divisor=1,255", "diag.every_n_steps=4",
+                          "diag.probe_size=100")
     return sweep
 
 

@@ -28,9 +28,10 @@ class Finding:
     threshold: float
 
 
-def _diag(run: dict, epoch: int = -1) -> dict:
+def last_diag(run: dict) -> dict:
+    """The diagnostics of the run's last finished epoch ({} when there are none)."""
     history = run.get("history") or []
-    return (history[epoch].get("diag") or {}) if history else {}
+    return (history[-1].get("diag") or {}) if history else {}
 
 
 def init_loss(run: dict) -> list[Finding]:
@@ -65,7 +66,7 @@ def dead_relus(run: dict) -> list[Finding]:
 
 
 def clipped(run: dict) -> list[Finding]:
-    fraction = _diag(run).get("probs/clipped_fraction")
+    fraction = last_diag(run).get("probs/clipped_fraction")
     if fraction is None or fraction < CLIPPED_MIN:
         return []
     final = run.get("final") or {}
@@ -85,7 +86,7 @@ def clipped(run: dict) -> list[Finding]:
 def update_ratio(run: dict) -> list[Finding]:
     low, high = UPDATE_RATIO_RANGE
     found = []
-    for tag, ratio in sorted(_diag(run).items()):
+    for tag, ratio in sorted(last_diag(run).items()):
         if tag.startswith("update/") and ratio is not None and not low <= ratio <= high:
             layer = tag.split("/")[1]
             size = "too large" if ratio > high else "too small"
@@ -128,7 +129,7 @@ def best_runs(runs: list[dict]) -> dict[int, dict]:
 
 
 def healthy_summary(run: dict) -> str:
-    init, last = run.get("init") or {}, _diag(run)
+    init, last = run.get("init") or {}, last_diag(run)
     parts = [f"initial loss {init['loss/init']:.2f} (ln 10 = 2.30)" if "loss/init" in init else None,
              f"pre-activation std at init {init['act/hidden/preact_std']:.2f}"
              if "act/hidden/preact_std" in init else None,

@@ -13,7 +13,7 @@ import re
 import statistics
 from pathlib import Path
 
-from .diagnosis import best_runs, diagnose, healthy_summary
+from .diagnosis import best_runs, diagnose, healthy_summary, last_diag
 from .files import write_json_atomic, write_text_atomic
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
@@ -66,7 +66,7 @@ def _sort_key(text: str):
 
 def row(run: dict, findings: list) -> dict:
     cfg, final, history = run["config"], run.get("final") or {}, run.get("history") or []
-    init, last = run.get("init") or {}, (history[-1].get("diag") or {}) if history else {}
+    init, last = run.get("init") or {}, last_diag(run)
     seconds = [h["seconds"] for h in history if h.get("seconds") is not None]
     return {
         "run": run["dir"], "status": run["status"], "seed": cfg["seed"], "divisor": cfg["divisor"],
