@@ -35,7 +35,8 @@ from scalediag.data import load
 from scalediag.diagnostics import Diagnostics
 from scalediag.losses import cross_entropy
 from scalediag.model import build_model
-from scalediag.train import Probe, StepMonitor, choose_threads, make_optimizer, train_epoch
+from scalediag.optim import make_optimizer
+from scalediag.train import Probe, StepMonitor, choose_threads, train_epoch
 from scalediag.writer import RunWriter
 
 DATA = {"root": "data", "debian_dir": "/usr/share/datasets/fashion-mnist", "download": True, "verify": True,

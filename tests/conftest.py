@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,3 +85,7 @@ requires_real_data = pytest.mark.skipif(
     not all((DEBIAN_DIR / f"{n}.gz").is_file() for n in NAMES),
     reason=f"real Fashion-MNIST absent: apt-get install dataset-fashion-mnist puts it in {DEBIAN_DIR}",
 )
+
+# tests that touch the device run on CUDA too where it is present
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="CUDA absent here: this variant runs where a GPU is"))]

@@ -3,12 +3,8 @@ import json
 import pytest
 import torch
 
-from conftest import compose_cfg, fake_overrides
+from conftest import DEVICES, compose_cfg, fake_overrides
 from scalediag.train import run
-
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="CUDA absent here: this variant runs where a GPU is"))]
 
 
 def _run(root, out, *overrides, device="cpu"):
@@ -84,7 +80,8 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
     from scalediag.data import load
     from scalediag.losses import cross_entropy, keras_clipped
     from scalediag.model import build_model
-    from scalediag.train import make_optimizer, train_epoch
+    from scalediag.optim import make_optimizer
+    from scalediag.train import train_epoch
 
     data = load(OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
                                   "train_limit": None, "test_limit": None}), torch.device("cpu"))
@@ -171,7 +168,8 @@ def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root):
     from scalediag.data import load
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
-    from scalediag.train import make_optimizer, train_epoch
+    from scalediag.optim import make_optimizer
+    from scalediag.train import train_epoch
 
     device = torch.device("cuda")
     cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
@@ -197,7 +195,8 @@ def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, chan
     from scalediag.data import load
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
-    from scalediag.train import make_optimizer, train_epoch
+    from scalediag.optim import make_optimizer
+    from scalediag.train import train_epoch
 
     cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
                             "train_limit": None, "test_limit": None})

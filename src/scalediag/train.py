@@ -26,6 +26,7 @@ from .diagnostics import Diagnostics
 from .files import write_bytes_atomic, write_json_atomic
 from .losses import KERAS_EPSILON, get_loss
 from .model import build_model
+from .optim import FusedAdamStep, make_optimizer
 from .writer import RunWriter, to_floats
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,8 @@ def choose_threads(requested: int | None, batch_size: int, budget: int | None = 
     return max(1, budget or os.cpu_count() or 1)
 
 
-def make_optimizer(model: torch.nn.Module, cfg: DictConfig, device: torch.device) -> torch.optim.Optimizer:
-    # fused Adam: one kernel for all parameters (measured 1.35 -> 1.02 s/epoch on CPU); same update rule as Adam
-    return torch.optim.Adam(
-        model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=device.type in ("cpu", "cuda")
-    )
-
-
 def scaled(x: torch.Tensor, divisor: float) -> torch.Tensor:
-    return x.float() / divisor  # uint8 [B, 28, 28] -> float32, what the network sees
+    return x.div(divisor)  # uint8 [B, 28, 28] -> float32, what the network sees; as x.float() / divisor, one kernel
 
 
 DIVERGENCE_TAGS = ("loss/", "logits/", "weights/", "bias/")  # non-finite here: the run has diverged
@@ -96,6 +90,7 @@ def train_epoch(model, optimizer, loss_fn, split: Split, divisor: float, batch_s
                 monitor: StepMonitor | None = None, progress=None):
     """One pass over split in a fresh random order; returns the mean of the batch losses (a 0-dim tensor)."""
     model.train()
+    fast = FusedAdamStep(optimizer)
     order = torch.randperm(len(split.y), generator=gen)  # drawn on the CPU: the same order on every device
     if split.y.device.type == "cuda":  # pinned + non_blocking: the copy does not make the host wait
         order = order.pin_memory().to(split.y.device, non_blocking=True)
@@ -107,9 +102,9 @@ def train_epoch(model, optimizer, loss_fn, split: Split, divisor: float, batch_s
         x, y = scaled(split.x.index_select(0, idx), divisor), split.y.index_select(0, idx)  # [B,28,28], [B]
         measured = monitor is not None and monitor.start_step(y)
         loss = loss_fn(model(x), y).mean()
-        optimizer.zero_grad(set_to_none=True)
+        fast.zero_grad()
         loss.backward()
-        optimizer.step()
+        optimizer.step() if measured else fast()  # the diagnostics' step hooks need optimizer.step()
         total += loss.detach()
         if measured:
             monitor.end_step(loss)
