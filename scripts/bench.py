@@ -35,9 +35,9 @@ from scalediag.data import load
 from scalediag.diagnostics import Diagnostics
 from scalediag.losses import cross_entropy
 from scalediag.model import build_model
-from scalediag.optim import make_optimizer
+from scalediag.optim import FusedAdamStep, make_optimizer
 from scalediag.train import Probe, StepMonitor, choose_threads, train_epoch
-from scalediag.writer import RunWriter
+from scalediag.writer import RunWriter, masked_crc32c
 
 DATA = {"root": "data", "debian_dir": "/usr/share/datasets/fashion-mnist", "download": True, "verify": True,
         "train_limit": None, "test_limit": None}
@@ -53,13 +53,14 @@ def scalediag_variant(data, every: int | None, log_dir: Path):
     writer = RunWriter(log_dir)
     monitor = probe = None
     if every is not None:
-        diag = Diagnostics(model, optimizer).__enter__()
+        diag = Diagnostics(model).__enter__()
         monitor, probe = StepMonitor(diag, writer, every), Probe(diag, data.train, 1000, 255.0, cross_entropy)
 
     def epoch():
         train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, monitor).item()
         if probe is not None:
             probe.measure(writer, monitor.step)
+        writer.flush()  # the writer thread's backlog is this variant's cost, not the next one's
 
     return epoch
 
@@ -139,7 +140,7 @@ def batch_suite(args) -> dict:
         optimizer = make_optimizer(model, OPT, torch.device("cpu"))
         gen = torch.Generator().manual_seed(0)
         writer = RunWriter(tmp / str(batch))
-        diag = Diagnostics(model, optimizer).__enter__()
+        diag = Diagnostics(model).__enter__()
         monitor = StepMonitor(diag, writer, 50)
         times = []
         for _ in range(args.epochs):
@@ -203,7 +204,7 @@ def choices_suite(args) -> dict:
     x, y = data.train.x[:32].float() / 255, data.train.y[:32]
 
     def step():
-        loss = cross_entropy(model(x), y).mean()
+        loss = cross_entropy(model(x), y, reduction="mean")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -214,6 +215,26 @@ def choices_suite(args) -> dict:
     for h in handles:
         h.remove()
     out["step_us"] = {"no hooks": plain, "idle hooks on every module": hooked}
+    fast = FusedAdamStep(optimizer)
+    out["adam_update_us"] = {"optimizer.step()": _per_call_us(optimizer.step, 5000),
+                             "FusedAdamStep (the same kernel, called directly)": _per_call_us(fast, 5000)}
+    logits = model(x).detach()
+
+    def loss_step(reduction):
+        z = logits.clone().requires_grad_()
+        loss = cross_entropy(z, y, reduction=reduction)
+        (loss if reduction == "mean" else loss.mean()).backward()
+
+    out["loss_forward_backward_us"] = {"per-sample, then .mean()": _per_call_us(lambda: loss_step("none"), 5000),
+                                       "reduction='mean' in the loss kernel": _per_call_us(
+                                           lambda: loss_step("mean"), 5000)}
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as tensorboard_crc
+
+    event = os.urandom(1024)  # about one logging step's scalars event
+    out["event_crc_us_per_kb"] = {"TensorBoard's (pure Python)": _per_call_us(lambda: tensorboard_crc(event), 200),
+                                  "google-crc32c (scalediag.writer)": _per_call_us(lambda: masked_crc32c(event), 20000)}
+    print(json.dumps({k: out[k] for k in ("adam_update_us", "loss_forward_backward_us", "event_crc_us_per_kb")}),
+          flush=True)
     out["epoch_seconds"] = {}
     for name, compiled in (("eager", False), ("torch.compile(model)", True)):
         times = _epochs(data, args.epochs + 1, compiled=compiled)  # the compiled model's first epoch compiles it

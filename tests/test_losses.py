@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from scalediag.losses import KERAS_EPSILON, cross_entropy, keras_clipped
@@ -44,3 +45,13 @@ def test_a_saturated_correct_sample_is_clamped_from_above():
     assert 0 < loss.item() < 2e-7  # -ln(1 - 1e-7), 1 - 1e-7 rounded to float32
     loss.backward()
     assert torch.count_nonzero(logits.grad) == 0
+
+
+@pytest.mark.parametrize("loss", [cross_entropy, keras_clipped])
+def test_mean_and_sum_reductions_agree_with_the_per_sample_losses(loss):
+    torch.manual_seed(2)
+    logits, target = torch.randn(32, 10) * 30, torch.randint(0, 10, (32,))  # some samples at Keras' clamp
+    per_sample = loss(logits, target)
+    assert per_sample.shape == (32,)
+    torch.testing.assert_close(loss(logits, target, reduction="mean"), per_sample.mean())
+    torch.testing.assert_close(loss(logits, target, reduction="sum"), per_sample.sum())

@@ -97,3 +97,21 @@ def test_the_tensorboard_server_shows_each_run_its_scalars_and_hparams(sweep):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_event_checksums_are_tensorboards_own():
+    """scalediag.writer swaps TensorBoard's pure-Python CRC for google-crc32c's C: the same checksum, byte for byte,
+    and the reader (which checks each record's CRC, raising on a mismatch) loads what the writer wrote."""
+    import os
+    import random
+
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as reference
+    from tensorboard.summary.writer import record_writer
+
+    from scalediag.writer import masked_crc32c
+
+    assert record_writer.masked_crc32c is masked_crc32c
+    random.seed(0)
+    for n in [0, 1, 7, 8, 9, 1000, 4096, *random.sample(range(1, 3000), 20)]:
+        data = os.urandom(n)
+        assert masked_crc32c(data) == reference(data), n

@@ -88,10 +88,10 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
     fn = {"cross_entropy": cross_entropy, "keras_clipped": keras_clipped}[loss]
     seen = []
 
-    def recording(logits, target):
-        per_sample = fn(logits, target)
-        seen.append((per_sample.mean().item(), len(target)))
-        return per_sample
+    def recording(logits, target, reduction):
+        loss = fn(logits, target, reduction=reduction)
+        seen.append((fn(logits, target).mean().item(), len(target)))
+        return loss
 
     torch.manual_seed(0)
     model = build_model(128, "keras")
@@ -187,7 +187,7 @@ def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root):
     assert loss.device.type == "cuda"
 
 
-@pytest.mark.parametrize("change", ["unfused Adam", "denormals kept", "two threads"])
+@pytest.mark.parametrize("change", ["unfused Adam", "denormals kept", "two threads", "loss mean outside its kernel"])
 def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, change):
     """Each speed choice against its plain alternative: same losses to float rounding after two epochs."""
     from omegaconf import OmegaConf
@@ -214,7 +214,11 @@ def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, chan
         torch.set_num_threads(2 if plain and change == "two threads" else 1)
         try:
             gen = torch.Generator().manual_seed(0)
-            return [train_epoch(model, optimizer, cross_entropy, data.train, 1.0, 32, gen).item() for _ in range(2)]
+            loss = cross_entropy
+            if plain and change == "loss mean outside its kernel":
+                def loss(logits, target, reduction):
+                    return cross_entropy(logits, target).mean()
+            return [train_epoch(model, optimizer, loss, data.train, 1.0, 32, gen).item() for _ in range(2)]
         finally:
             torch.set_flush_denormal(True)
             torch.set_num_threads(threads)

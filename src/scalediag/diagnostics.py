@@ -44,28 +44,21 @@ def preact_stats(z: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"preact_mean": mean, "preact_std": std, "preact_max_abs": torch.maximum(-low, high)}
 
 
-def rms(t: torch.Tensor) -> torch.Tensor:
-    return t.pow(2).mean().sqrt()
-
-
-def update_ratio(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-    """||w_after - w_before|| / ||w_before||: the relative size of one optimizer step."""
-    return (after - before).norm() / before.norm()
-
-
 class Diagnostics:
-    """Forward hooks on the Linear and ReLU modules and on the model's output, gradient hooks on the Linear
-    outputs, and optimizer step hooks, for the armed step only; none is left after collect() or on exit:
+    """Forward hooks on the Linear and ReLU modules and on the model's output, and gradient hooks on the Linear
+    outputs, for the armed step only; none is left after collect() or on exit:
 
-        with Diagnostics(model, optimizer) as diag:
+        with Diagnostics(model) as diag:
             diag.arm(y)            # before the forward pass of a step to be measured
-            ...forward, backward, optimizer.step()...
+            ...forward, backward, optimizer step...
             stats = diag.collect()  # {tag: 0-dim tensor}
+
+    update/<layer>/ratio, ||w - w_armed|| / ||w_armed||, is the step's relative size: arm() keeps a copy of the
+    weights, collect() compares. No optimizer hook is needed, so the step can be any call that updates the weights.
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                 clip_eps: float = KERAS_EPSILON):
-        self.model, self.optimizer, self.clip_eps = model, optimizer, clip_eps
+    def __init__(self, model: nn.Module, clip_eps: float = KERAS_EPSILON):
+        self.model, self.clip_eps = model, clip_eps
         self.linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
         self.relus = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
         self.handles: list = []
@@ -86,24 +79,23 @@ class Diagnostics:
         self.handles.clear()
         self.armed = False
 
-    def arm(self, target: torch.Tensor | None = None) -> None:
-        """Measure the next forward/backward/step; target (labels [B]) enables the probability fractions."""
+    def arm(self, target: torch.Tensor | None = None, update: bool = True) -> None:
+        """Measure the next forward/backward; target (labels [B]) enables the probability fractions; update: an
+        optimizer step follows before collect(), whose size to measure."""
         self._detach()
         self.armed, self.target, self.seen = True, target, {}
+        self.before = {name: m.weight.detach().clone() for name, m in self.linears.items()} if update else {}
         for name, m in self.linears.items():
             self.handles.append(m.register_forward_hook(self._linear_hook(name)))
         for m in self.relus.values():
             self.handles.append(m.register_forward_hook(self._relu_hook))
         self.handles.append(self.model.register_forward_hook(self._output_hook))
-        if self.optimizer is not None:
-            self.handles.append(self.optimizer.register_step_pre_hook(self._before_step))
-            self.handles.append(self.optimizer.register_step_post_hook(self._after_step))
 
     # hooks: they keep references only, the statistics are computed once in collect()
     def _linear_hook(self, name: str):
         def hook(module, inputs, output):
             if output.requires_grad:
-                output.register_hook(lambda g: self.seen.__setitem__(f"grad/{name}/output_rms", rms(g)))
+                output.register_hook(lambda g: self.seen.__setitem__(f"output_grad/{name}", g))
 
         return hook
 
@@ -113,25 +105,11 @@ class Diagnostics:
     def _output_hook(self, module, inputs, output) -> None:
         self.seen["logits"] = output.detach()
 
-    def _before_step(self, optimizer, args, kwargs) -> None:
-        self.before = {name: m.weight.detach().clone() for name, m in self.linears.items()}
-
-    def _after_step(self, optimizer, args, kwargs) -> None:
-        for name, m in self.linears.items():
-            self.seen[f"update/{name}/ratio"] = update_ratio(self.before[name], m.weight.detach())
-        self.before = {}
-
     def collect(self) -> dict[str, torch.Tensor]:
         """The armed step's statistics as 0-dim tensors, tagged for TensorBoard; removes the hooks."""
         self._detach()
-        seen = self.seen
-        stats = {k: v for k, v in seen.items() if k.startswith(("grad/", "update/"))}
-        tensors = {}
-        for name, m in self.linears.items():
-            tensors[f"weights/{name}/norm"], tensors[f"bias/{name}/norm"] = m.weight.detach(), m.bias.detach()
-            if m.weight.grad is not None:
-                tensors[f"grad/{name}/norm"] = m.weight.grad
-        stats.update(zip(tensors, torch._foreach_norm(list(tensors.values()))))  # one kernel call, not six
+        seen, stats = self.seen, {}
+        stats.update(self._norms())
         if "preact" in seen:
             stats.update({f"act/hidden/{k}": v for k, v in preact_stats(seen["preact"]).items()})
             stats["relu/dead_fraction_batch"] = dead_fraction(seen["act"])
@@ -140,15 +118,38 @@ class Diagnostics:
             if self.target is not None:
                 fractions = prob_fractions(seen["logits"], self.target, self.clip_eps)
                 stats.update({f"probs/{k}": v for k, v in fractions.items()})
-        self.seen, self.target = {}, None
+        self.seen, self.target, self.before = {}, None, {}
         return stats
+
+    def _norms(self) -> dict[str, torch.Tensor]:
+        """Every norm the step needs from one _foreach_norm call (one kernel launch, not fourteen)."""
+        of: dict[str, torch.Tensor] = {}  # tag -> tensor whose 2-norm it needs
+        layers = self.linears.items()
+        for name, m in layers:
+            of[f"weights/{name}/norm"], of[f"bias/{name}/norm"] = m.weight.detach(), m.bias.detach()
+            if m.weight.grad is not None:
+                of[f"grad/{name}/norm"] = m.weight.grad
+            if f"output_grad/{name}" in self.seen:
+                of[f"output_grad/{name}"] = self.seen[f"output_grad/{name}"]
+        if self.before:
+            moved = torch._foreach_sub([m.weight.detach() for _, m in layers], list(self.before.values()))
+            for (name, _), d in zip(layers, moved):
+                of[f"moved/{name}"], of[f"before/{name}"] = d, self.before[name]
+        norms = dict(zip(of, torch._foreach_norm(list(of.values()))))
+        for name, _ in layers:
+            if f"output_grad/{name}" in norms:  # rms = ||g|| / sqrt(numel)
+                grad = of[f"output_grad/{name}"]
+                norms[f"grad/{name}/output_rms"] = norms.pop(f"output_grad/{name}") / math.sqrt(grad.numel())
+            if f"moved/{name}" in norms:
+                norms[f"update/{name}/ratio"] = norms.pop(f"moved/{name}") / norms.pop(f"before/{name}")
+        return norms
 
     @torch.no_grad()
     def probe(self, x: torch.Tensor, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Forward a fixed probe batch: (scalars incl. relu/dead_fraction, tensors for histograms)."""
         was_training = self.model.training
         self.model.eval()
-        self.arm(target)
+        self.arm(target, update=False)
         self.model(x)
         seen = dict(self.seen)
         stats = self.collect()

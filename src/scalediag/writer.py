@@ -9,11 +9,24 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import google_crc32c
 import torch
 from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.summary.writer import record_writer
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
+
+def masked_crc32c(data: bytes) -> int:
+    """The masked CRC-32C of each TFRecord, as TensorBoard's own, in C: TensorBoard computes it in pure Python,
+    130 us per KB of event in its writer thread, holding the GIL the training loop needs (0.25 s per epoch when
+    logging every step). google-crc32c: 0.5 us. tests/test_tensorboard.py checks both agree."""
+    x = google_crc32c.value(data)
+    rotated = ((x >> 15) | (x << 17)) & 0xFFFFFFFF
+    return (rotated + 0xA282EAD8) & 0xFFFFFFFF
+
+
+record_writer.masked_crc32c = masked_crc32c  # the name RecordWriter.write looks up on each record
 
 HIST_BINS = 64  # numpy's fixed bins: 1.3 ms for a 128x784 weight, against 6.6 ms for torch's default "tensorflow"
 
@@ -40,6 +53,10 @@ class RunWriter:
 
     def close(self) -> None:
         self.tb.close()
+
+    def flush(self) -> None:
+        """Wait until every queued event is on disk (events are serialised and written by a background thread)."""
+        self.tb.flush()
 
     def scalars(self, stats: dict, step: int) -> dict[str, float]:
         """All in one event: an add_scalar call per tag costs ~25 us each, most of a logging step's cost."""
