@@ -10,7 +10,7 @@ Variants: scalediag's loop with diagnostics off, on at the default cadence (ever
 probe and histograms), on at every step; and the loop a user would typically write (torchvision FashionMNIST +
 ToTensor + DataLoader, the same model, torch's default Adam, loss.item() each step). Each variant keeps training its
 own model across repetitions; one epoch of each per repetition, in turn (the order reversed every other
-repetition), so machine noise hits all alike.
+repetition), so machine noise hits all alike; off and every-50 first in a round of their own (see epoch_suite).
 Prints and writes medians and median ratios (per repetition, then the median), in wall seconds and in the
 process's CPU seconds (this VM's wall clock jumps by up to 60% when its host is busy; CPU time does not).
 """
@@ -88,42 +88,57 @@ def typical_variant(root: str):
     return epoch
 
 
-def epoch_suite(args) -> dict:
-    torch.set_num_threads(choose_threads(args.threads, 32))
-    data = load(OmegaConf.create(DATA), torch.device("cpu"))
-    tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
-    variants = {
-        "diag_off": scalediag_variant(data, None, tmp / "off"),
-        "diag_every_50": scalediag_variant(data, 50, tmp / "every50"),
-        "diag_every_step": scalediag_variant(data, 1, tmp / "every1"),
-        "typical_dataloader": typical_variant(DATA["root"]),
-    }
+def _alternate(variants: dict, reps: int) -> tuple[dict, dict]:
+    """Wall and CPU seconds of each variant's epoch, one epoch of each per repetition, the order reversed every
+    other repetition (ABCD DCBA): a drift of the machine hits all alike."""
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
-    for rep in range(args.reps):
-        order = list(variants) if rep % 2 == 0 else list(variants)[::-1]  # ABCD DCBA: a drift hits all alike
-        for name in order:
+    for rep in range(reps):
+        for name in list(variants) if rep % 2 == 0 else list(variants)[::-1]:
             start, start_cpu = time.perf_counter(), time.process_time()
             variants[name]()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
-        print(f"rep {rep + 1}/{args.reps}: " + "  ".join(f"{n} {t[-1]:.3f}s" for n, t in wall.items()), flush=True)
+        print(f"rep {rep + 1}/{reps}: " + "  ".join(f"{n} {t[-1]:.3f}s" for n, t in wall.items()), flush=True)
+    return wall, cpu
 
-    def ratios(times):  # median over repetitions of the same-repetition ratio
-        pairs = (("diag_every_50", "diag_off"), ("diag_every_step", "diag_off"),
-                 ("typical_dataloader", "diag_every_50"))
-        return {f"{a} / {b}": statistics.median(x / y for x, y in zip(times[a], times[b])) for a, b in pairs}
+
+def epoch_suite(args) -> dict:
+    """Two rounds. The diagnostics' cost: off against every 50 steps, alternated, args.reps epochs each. Then all four
+    variants alternated (args.reps // 3 epochs each) for the every-step and typical-loop ratios: an epoch that
+    follows an every-step epoch runs ~7% slower here (its 1875 weight copies churn the allocator), which would
+    otherwise be charged to the variant that happens to come next."""
+    torch.set_num_threads(choose_threads(args.threads, 32))
+    data = load(OmegaConf.create(DATA), torch.device("cpu"))
+    tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
+    off, every50 = scalediag_variant(data, None, tmp / "off"), scalediag_variant(data, 50, tmp / "every50")
+    wall, cpu = _alternate({"diag_off": off, "diag_every_50": every50}, args.reps)
+    four = {"diag_off": off, "diag_every_50": every50, "diag_every_step": scalediag_variant(data, 1, tmp / "every1"),
+            "typical_dataloader": typical_variant(DATA["root"])}
+    wall4, cpu4 = _alternate(four, max(3, args.reps // 3))
+
+    def ratios(two, all4):  # median over repetitions of the same-repetition ratio
+        def r(times, a, b):
+            return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
+        return {"diag_every_50 / diag_off": r(two, "diag_every_50", "diag_off"),
+                "diag_every_step / diag_off": r(all4, "diag_every_step", "diag_off"),
+                "typical_dataloader / diag_every_50": r(all4, "typical_dataloader", "diag_every_50")}
+
+    def medians(two, all4):
+        return {**{n: statistics.median(t) for n, t in two.items()},
+                **{n: statistics.median(all4[n]) for n in ("diag_every_step", "typical_dataloader")}}
 
     return {
         "what": "seconds per training epoch, real Fashion-MNIST (60000 images), batch 32, CPU",
         "threads": torch.get_num_threads(),
-        "median_seconds": {n: statistics.median(t) for n, t in wall.items()},
-        "ratios": ratios(wall),
+        "median_seconds": medians(wall, wall4),
+        "ratios": ratios(wall, wall4),
         # CPU seconds of the whole process: what the work costs, blind to time the VM's host takes away
-        "median_cpu_seconds": {n: statistics.median(t) for n, t in cpu.items()},
-        "cpu_ratios": ratios(cpu),
-        "seconds": wall,
-        "cpu_seconds": cpu,
+        "median_cpu_seconds": medians(cpu, cpu4),
+        "cpu_ratios": ratios(cpu, cpu4),
+        "seconds": {"round 1": wall, "round 2": wall4},
+        "cpu_seconds": {"round 1": cpu, "round 2": cpu4},
         "reps": args.reps,
     }
 

@@ -37,8 +37,8 @@ SMALL_BATCH = 128  # below this, one thread per job is fastest (see choose_threa
 def choose_threads(requested: int | None, batch_size: int, budget: int | None = None) -> int:
     """Torch threads for one job: train.threads if set; else 1 below batch 128; else the job's share of the cores
     (budget: cores / parallel jobs, or what the scheduler gave the task; default all cores). Measured on 2 cores
-    (scripts/bench.py choices), s/epoch with 1 and 2 threads: batch 32: 1.13, and 1.87 or 1.09 (two threads wait
-    whenever the second core is busy); batch 4096: 0.42 and 0.25."""
+    (scripts/bench.py choices), s/epoch with 1 and 2 threads: batch 32: 0.83, and 0.83-0.88 or up to 1.9 (two
+    threads wait whenever the second core is busy); batch 4096: 0.38-0.43 and 0.22-0.25."""
     if requested is not None:
         return requested
     if batch_size < SMALL_BATCH:
