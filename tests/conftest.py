@@ -55,6 +55,27 @@ def fake_root(tmp_path) -> Path:
     return root
 
 
+def fake_data(root: Path, device: str = "cpu"):
+    """The loader's Data over the small IDX files below root, on device."""
+    from omegaconf import OmegaConf
+
+    from scalediag.data import load
+
+    cfg = OmegaConf.create({"root": str(root), "debian_dir": "", "download": False, "verify": False,
+                            "train_limit": None, "test_limit": None})
+    return load(cfg, torch.device(device))
+
+
+def keras_adam(model: torch.nn.Module, device: str = "cpu") -> torch.optim.Optimizer:
+    """scalediag's optimizer with conf/config.yaml's settings (lr 1e-3, Keras' eps 1e-7)."""
+    from omegaconf import OmegaConf
+
+    from scalediag.optim import make_optimizer
+
+    return make_optimizer(model, OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7}),
+                          torch.device(device))
+
+
 def fake_overrides(root: Path) -> list[str]:
     return [f"data.root={root}", "data.verify=false", "data.download=false", "data.debian_dir=/nonexistent"]
 

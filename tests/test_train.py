@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import DEVICES, compose_cfg, fake_overrides
+from conftest import DEVICES, compose_cfg, fake_data, fake_overrides, keras_adam
 from scalediag.train import run
 
 
@@ -53,13 +53,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(fake_root, tmp_path, de
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_the_data_set_lives_on_the_device(fake_root, device):
-    from omegaconf import OmegaConf
-
-    from scalediag.data import load
-
-    cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
-                            "train_limit": None, "test_limit": None})
-    d = load(cfg, torch.device(device))
+    d = fake_data(fake_root, device)
     assert {t.device.type for t in (d.train.x, d.train.y, d.test.x, d.test.y)} == {device}
     assert d.train.x.dtype == torch.uint8
 
@@ -75,16 +69,11 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
     """What Keras prints: each batch's mean loss, averaged over the epoch's batches (the short last one included)."""
     import statistics
 
-    from omegaconf import OmegaConf
-
-    from scalediag.data import load
     from scalediag.losses import cross_entropy, keras_clipped
     from scalediag.model import build_model
-    from scalediag.optim import make_optimizer
     from scalediag.train import train_epoch
 
-    data = load(OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
-                                  "train_limit": None, "test_limit": None}), torch.device("cpu"))
+    data = fake_data(fake_root)
     fn = {"cross_entropy": cross_entropy, "keras_clipped": keras_clipped}[loss]
     seen = []
 
@@ -95,8 +84,7 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
 
     torch.manual_seed(0)
     model = build_model(128, "keras")
-    optimizer = make_optimizer(model, OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7}),
-                               torch.device("cpu"))
+    optimizer = keras_adam(model)
     result = train_epoch(model, optimizer, recording, data.train, 255.0, 100, torch.Generator().manual_seed(0))
     assert [n for _, n in seen] == [100] * 5 + [12]  # 512 samples in batches of 100
     assert result.item() == pytest.approx(statistics.fmean(m for m, _ in seen), rel=1e-6)
@@ -163,20 +151,13 @@ def test_the_run_reports_its_thread_count(fake_root, tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA absent here: this test runs where a GPU is")
 def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root):
     """Between two logging points the loop never waits for the GPU (torch raises on any synchronising call)."""
-    from omegaconf import OmegaConf
-
-    from scalediag.data import load
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
-    from scalediag.optim import make_optimizer
     from scalediag.train import train_epoch
 
-    device = torch.device("cuda")
-    cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
-                            "train_limit": None, "test_limit": None})
-    data = load(cfg, device)
-    model = build_model(128, "keras").to(device)
-    optimizer = make_optimizer(model, OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7}), device)
+    data = fake_data(fake_root, "cuda")
+    model = build_model(128, "keras").to("cuda")
+    optimizer = keras_adam(model, "cuda")
     gen = torch.Generator().manual_seed(0)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
@@ -190,23 +171,16 @@ def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root):
 @pytest.mark.parametrize("change", ["unfused Adam", "denormals kept", "two threads", "loss mean outside its kernel"])
 def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, change):
     """Each speed choice against its plain alternative: same losses to float rounding after two epochs."""
-    from omegaconf import OmegaConf
-
-    from scalediag.data import load
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
-    from scalediag.optim import make_optimizer
     from scalediag.train import train_epoch
 
-    cfg = OmegaConf.create({"root": str(fake_root), "debian_dir": "", "download": False, "verify": False,
-                            "train_limit": None, "test_limit": None})
-    data = load(cfg, torch.device("cpu"))
-    opt = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7})
+    data = fake_data(fake_root)
 
     def losses(plain: bool):
         torch.manual_seed(0)
         model = build_model(128, "keras")
-        optimizer = make_optimizer(model, opt, torch.device("cpu"))
+        optimizer = keras_adam(model)
         if plain and change == "unfused Adam":
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7, foreach=False)
         threads = torch.get_num_threads()
@@ -214,11 +188,10 @@ def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, chan
         torch.set_num_threads(2 if plain and change == "two threads" else 1)
         try:
             gen = torch.Generator().manual_seed(0)
-            loss = cross_entropy
-            if plain and change == "loss mean outside its kernel":
-                def loss(logits, target, reduction):
-                    return cross_entropy(logits, target).mean()
-            return [train_epoch(model, optimizer, loss, data.train, 1.0, 32, gen).item() for _ in range(2)]
+            loss_fn = cross_entropy
+            if plain and change == "loss mean outside its kernel":  # per-sample losses, then .mean()
+                loss_fn = lambda logits, target, reduction: cross_entropy(logits, target).mean()  # noqa: E731
+            return [train_epoch(model, optimizer, loss_fn, data.train, 1.0, 32, gen).item() for _ in range(2)]
         finally:
             torch.set_flush_denormal(True)
             torch.set_num_threads(threads)

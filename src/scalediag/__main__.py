@@ -72,7 +72,7 @@ def report_main(argv: list[str]) -> int:
         print("usage: scalediag report SWEEP_DIR", file=sys.stderr)
         return 2
     try:
-        print(write_report(Path(argv[0])))
+        print(write_report(Path(argv[0]))[0])
     except FileNotFoundError as e:
         print(f"scalediag: error: {e}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from . import data
 from .config import ConfigError, validate
-from .report import collect, record_jobs, run_name, write_report
+from .report import record_jobs, run_name, write_report
 
 
 def check_or_exit(cfgs: list[DictConfig], check_data: bool = True) -> None:
@@ -65,12 +65,12 @@ class ScalediagCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            text = write_report(sweep_dir)
+            text, runs = write_report(sweep_dir)
         except FileNotFoundError as e:
             print(f"scalediag: error: no report: {e}", file=sys.stderr)
             sys.exit(1)
         print(f"\nSweep summary ({sweep_dir}, also in summary.md, summary.csv and the plots):\n{text}")
-        failed = [run_name(r) for r in collect(sweep_dir) if r["status"] == "failed"]
+        failed = [run_name(r) for r in runs if r["status"] == "failed"]
         if failed:
             print(f"scalediag: error: {len(failed)} job(s) failed: {', '.join(failed)}", file=sys.stderr)
             sys.exit(1)

@@ -123,26 +123,23 @@ class Diagnostics:
 
     def _norms(self) -> dict[str, torch.Tensor]:
         """Every norm the step needs from one _foreach_norm call (one kernel launch, not fourteen)."""
-        of: dict[str, torch.Tensor] = {}  # tag -> tensor whose 2-norm it needs
-        layers = self.linears.items()
-        for name, m in layers:
-            of[f"weights/{name}/norm"], of[f"bias/{name}/norm"] = m.weight.detach(), m.bias.detach()
+        plain: dict[str, torch.Tensor] = {}  # tag -> tensor whose 2-norm is the statistic
+        for name, m in self.linears.items():
+            plain[f"weights/{name}/norm"], plain[f"bias/{name}/norm"] = m.weight.detach(), m.bias.detach()
             if m.weight.grad is not None:
-                of[f"grad/{name}/norm"] = m.weight.grad
-            if f"output_grad/{name}" in self.seen:
-                of[f"output_grad/{name}"] = self.seen[f"output_grad/{name}"]
-        if self.before:
-            moved = torch._foreach_sub([m.weight.detach() for _, m in layers], list(self.before.values()))
-            for (name, _), d in zip(layers, moved):
-                of[f"moved/{name}"], of[f"before/{name}"] = d, self.before[name]
-        norms = dict(zip(of, torch._foreach_norm(list(of.values()))))
-        for name, _ in layers:
-            if f"output_grad/{name}" in norms:  # rms = ||g|| / sqrt(numel)
-                grad = of[f"output_grad/{name}"]
-                norms[f"grad/{name}/output_rms"] = norms.pop(f"output_grad/{name}") / math.sqrt(grad.numel())
-            if f"moved/{name}" in norms:
-                norms[f"update/{name}/ratio"] = norms.pop(f"moved/{name}") / norms.pop(f"before/{name}")
-        return norms
+                plain[f"grad/{name}/norm"] = m.weight.grad
+        out_grads = {name: self.seen[f"output_grad/{name}"] for name in self.linears
+                     if f"output_grad/{name}" in self.seen}
+        before = list(self.before.values())
+        moved = torch._foreach_sub([self.linears[n].weight.detach() for n in self.before], before) if before else []
+        norms = torch._foreach_norm([*plain.values(), *out_grads.values(), *moved, *before])
+        k, g, u = len(plain), len(out_grads), len(before)
+        stats = dict(zip(plain, norms[:k]))
+        for (name, grad), norm in zip(out_grads.items(), norms[k : k + g]):
+            stats[f"grad/{name}/output_rms"] = norm / math.sqrt(grad.numel())  # rms = ||g|| / sqrt(numel)
+        for name, step, weight in zip(self.before, norms[k + g : k + g + u], norms[k + g + u :]):
+            stats[f"update/{name}/ratio"] = step / weight  # ||w - w_armed|| / ||w_armed||
+        return stats
 
     @torch.no_grad()
     def probe(self, x: torch.Tensor, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -142,8 +142,8 @@ def _bullets(lines_by_name: dict[str, list[str]], bold: str = "") -> str:
                      for name, lines in lines_by_name.items())
 
 
-def write_report(sweep_dir: Path) -> str:
-    """Write summary.csv, summary.md and the plots into sweep_dir; return the text to print."""
+def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
+    """Write summary.csv, summary.md and the plots into sweep_dir; return the text to print and the runs read."""
     from .plots import write_plots
 
     sweep_dir = Path(sweep_dir)
@@ -172,4 +172,4 @@ def write_report(sweep_dir: Path) -> str:
     out = text + "\n" + _bullets(lines)
     if problems:
         out += "\n\nRuns without results:\n" + _bullets(problems)
-    return out + "\n"
+    return out + "\n", runs
