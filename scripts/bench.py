@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
+from threadpoolctl import threadpool_limits
 
 from scalediag.data import load
 from scalediag.diagnostics import Diagnostics
@@ -88,19 +90,27 @@ def typical_variant(root: str):
     return epoch
 
 
-def _alternate(variants: dict, reps: int) -> tuple[dict, dict]:
-    """Wall and CPU seconds of each variant's epoch, one epoch of each per repetition, the order reversed every
+def _alternate(variants: dict, reps: int) -> tuple[dict, dict, dict]:
+    """Wall and CPU seconds and page faults of each variant's epoch, one epoch of each per repetition, the order reversed every
     other repetition (ABCD DCBA): a drift of the machine hits all alike."""
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
+    faults: dict[str, list[int]] = {name: [] for name in variants}
     for rep in range(reps):
         for name in list(variants) if rep % 2 == 0 else list(variants)[::-1]:
-            start, start_cpu = time.perf_counter(), time.process_time()
+            start, start_cpu, start_faults = time.perf_counter(), time.process_time(), _minor_faults()
             variants[name]()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
+            faults[name].append(_minor_faults() - start_faults)
         print(f"rep {rep + 1}/{reps}: " + "  ".join(f"{n} {t[-1]:.3f}s" for n, t in wall.items()), flush=True)
-    return wall, cpu
+    return wall, cpu, faults
+
+
+def _minor_faults() -> int:
+    """Page faults of this process so far: a heap that glibc trims and grows again shows up here (each ~100 per
+    400 KB), as it did before the epoch's losses went into one preallocated tensor."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def epoch_suite(args) -> dict:
@@ -109,13 +119,14 @@ def epoch_suite(args) -> dict:
     follows an every-step epoch runs ~7% slower here (its 1875 weight copies churn the allocator), which would
     otherwise be charged to the variant that happens to come next."""
     torch.set_num_threads(choose_threads(args.threads, 32))
+    threadpool_limits(torch.get_num_threads(), user_api="blas")  # as a run does (scalediag.train._train)
     data = load(OmegaConf.create(DATA), torch.device("cpu"))
     tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
     off, every50 = scalediag_variant(data, None, tmp / "off"), scalediag_variant(data, 50, tmp / "every50")
-    wall, cpu = _alternate({"diag_off": off, "diag_every_50": every50}, args.reps)
+    wall, cpu, faults = _alternate({"diag_off": off, "diag_every_50": every50}, args.reps)
     four = {"diag_off": off, "diag_every_50": every50, "diag_every_step": scalediag_variant(data, 1, tmp / "every1"),
             "typical_dataloader": typical_variant(DATA["root"])}
-    wall4, cpu4 = _alternate(four, max(3, args.reps // 3))
+    wall4, cpu4, faults4 = _alternate(four, max(3, args.reps // 3))
 
     def ratios(two, all4):  # median over repetitions of the same-repetition ratio
         def r(times, a, b):
@@ -139,6 +150,8 @@ def epoch_suite(args) -> dict:
         "cpu_ratios": ratios(cpu, cpu4),
         "seconds": {"round 1": wall, "round 2": wall4},
         "cpu_seconds": {"round 1": cpu, "round 2": cpu4},
+        "median_minor_faults": medians(faults, faults4),
+        "minor_faults": {"round 1": faults, "round 2": faults4},
         "reps": args.reps,
     }
 

@@ -50,6 +50,7 @@ def test_threads_are_shared_out_between_parallel_jobs(root, tmp_path):
     parallel = _sweep(root, tmp_path / "joblib", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",
                       "train.batch_size=256")
     assert {r["threads"] for r in parallel.values()} == {max(1, cores // 2)}  # 2 jobs x threads <= cores
+    assert {r["blas_threads"] for r in parallel.values()} == {max(1, cores // 2)}  # numpy's BLAS as well
     alone = _sweep(root, tmp_path / "basic", "train.batch_size=256")
     assert {r["threads"] for r in alone.values()} == {cores}
     small = _sweep(root, tmp_path / "small", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2")

@@ -144,8 +144,17 @@ def test_thread_choice():
 
 
 def test_the_run_reports_its_thread_count(fake_root, tmp_path):
-    assert _run(fake_root, tmp_path / "a", "train.epochs=1")["threads"] == 1
-    assert _run(fake_root, tmp_path / "b", "train.epochs=1", "train.threads=2")["threads"] == 2
+    from threadpoolctl import threadpool_limits
+
+    from scalediag.train import blas_threads
+
+    with threadpool_limits(3, user_api="blas"):  # what numpy's BLAS has before the run: not the run's budget
+        assert blas_threads() == 3
+        one = _run(fake_root, tmp_path / "a", "train.epochs=1")
+        assert blas_threads() == 3  # given back after the run
+    assert (one["threads"], one["blas_threads"]) == (1, 1)  # numpy's BLAS within the budget too
+    two = _run(fake_root, tmp_path / "b", "train.epochs=1", "train.threads=2")
+    assert (two["threads"], two["blas_threads"]) == (2, 2)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA absent here: this test runs where a GPU is")
