@@ -4,6 +4,7 @@
     python scripts/bench.py batch              # seconds per epoch, batch 32 to 4096       -> bench_batch.json
     python scripts/bench.py sweep              # the 3-divisor sweep, sequential vs joblib -> bench_sweep.json
     python scripts/bench.py choices            # each speed choice against its alternative -> bench_choices.json
+    python scripts/bench.py writer [--reps 15] # events from the training thread vs a writer thread -> bench_writer.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -46,13 +47,13 @@ DATA = {"root": "data", "debian_dir": "/usr/share/datasets/fashion-mnist", "down
 OPT = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7})
 
 
-def scalediag_variant(data, every: int | None, log_dir: Path):
+def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWriter):
     """every=None: no hooks at all. Returns a function that trains one epoch."""
     torch.manual_seed(0)
     model = build_model(128, "keras")
     optimizer = make_optimizer(model, OPT, torch.device("cpu"))
     gen = torch.Generator().manual_seed(0)
-    writer = RunWriter(log_dir)
+    writer = writer_class(log_dir)
     monitor = probe = None
     if every is not None:
         diag = Diagnostics(model).__enter__()
@@ -154,6 +155,45 @@ def epoch_suite(args) -> dict:
         "minor_faults": {"round 1": faults, "round 2": faults4},
         "reps": args.reps,
     }
+
+
+class ThreadedRunWriter(RunWriter):
+    """The alternative to scalediag's writer: the same events through TensorBoard's own EventFileWriter (what
+    torch's SummaryWriter uses), which hands each one to a writer thread."""
+
+    def __init__(self, log_dir: Path):
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+        self.events = EventFileWriter(str(log_dir))
+
+    def _write(self, event) -> None:
+        event.wall_time = time.time()
+        self.events.add_event(event)
+
+    def flush(self) -> None:
+        self.events.flush()
+
+    def close(self) -> None:
+        self.events.close()
+
+
+def writer_suite(args) -> dict:
+    """Diagnostics every 50 steps with scalediag's writer (events written by the training thread) against
+    TensorBoard's writer thread, alternated as in the epoch suite."""
+    torch.set_num_threads(choose_threads(args.threads, 32))
+    threadpool_limits(torch.get_num_threads(), user_api="blas")
+    data = load(OmegaConf.create(DATA), torch.device("cpu"))
+    tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
+    variants = {"training thread (scalediag.writer.RunWriter)": scalediag_variant(data, 50, tmp / "a"),
+                "writer thread (TensorBoard's EventFileWriter)": scalediag_variant(data, 50, tmp / "b",
+                                                                                   ThreadedRunWriter)}
+    wall, cpu, faults = _alternate(variants, args.reps)
+    a, b = variants
+    return {"what": "seconds per epoch, batch 32, diagnostics every 50 steps, by how events reach the file",
+            "median_seconds": {n: statistics.median(t) for n, t in wall.items()},
+            "median_ratio": statistics.median(y / x for x, y in zip(wall[a], wall[b])),
+            "median_cpu_seconds": {n: statistics.median(t) for n, t in cpu.items()},
+            "seconds": wall, "cpu_seconds": cpu, "minor_faults": faults, "reps": args.reps}
 
 
 def batch_suite(args) -> dict:
@@ -285,14 +325,15 @@ def choices_suite(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=("epoch", "batch", "sweep", "choices"))
+    parser.add_argument("suite", choices=("epoch", "batch", "sweep", "choices", "writer"))
     parser.add_argument("--reps", type=int, default=15, help="epoch suite: repetitions")
     parser.add_argument("--epochs", type=int, default=3, help="batch suite: epochs per batch size")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
     parser.add_argument("--out", type=Path, default=None, help="default scripts/results/bench_<suite>.json")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
-    suites = {"epoch": epoch_suite, "batch": batch_suite, "sweep": sweep_suite, "choices": choices_suite}
+    suites = {"epoch": epoch_suite, "batch": batch_suite, "sweep": sweep_suite, "choices": choices_suite,
+              "writer": writer_suite}
     result = suites[args.suite](args)
     result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
                          "processor": platform.processor() or platform.machine()}

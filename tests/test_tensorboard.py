@@ -115,3 +115,19 @@ def test_event_checksums_are_tensorboards_own():
     for n in [0, 1, 7, 8, 9, 1000, 4096, *random.sample(range(1, 3000), 20)]:
         data = os.urandom(n)
         assert masked_crc32c(data) == reference(data), n
+
+
+def test_a_resumed_run_s_writer_purges_what_was_logged_after_the_checkpoint(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from scalediag.writer import RunWriter
+
+    with RunWriter(tmp_path) as cut:  # logged steps 1-10, then stopped; its checkpoint holds steps 1-5
+        for step in range(1, 11):
+            cut.scalars({"loss/train_step": float(step)}, step)
+    with RunWriter(tmp_path, purge_step=6) as resumed:
+        for step in range(6, 9):
+            resumed.scalars({"loss/train_step": 100.0 + step}, step)
+    events = EventAccumulator(str(tmp_path)).Reload().Scalars("loss/train_step")
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    assert [(e.step, e.value) for e in events] == [(s, s) for s in range(1, 6)] + [(s, 100 + s) for s in range(6, 9)]

@@ -254,6 +254,7 @@ def _train(cfg: DictConfig, out_dir: Path, name: str, metrics: dict, thread_budg
                     record["diag"] = {**monitor.epoch_means(), **probe.measure(writer, step)}
                 writer.scalars({"loss/train": record["train_loss"], "loss/test": record["test_loss"],
                                 "acc/test": record["test_acc"]}, step)
+                writer.flush()  # the epoch's events reach TensorBoard now
                 _check_finite(model, record, step)
                 metrics["history"].append(record)
                 _save_checkpoint(out_dir / CHECKPOINT, epoch, model, optimizer, gen, metrics)
