@@ -131,3 +131,23 @@ def test_a_resumed_run_s_writer_purges_what_was_logged_after_the_checkpoint(tmp_
     events = EventAccumulator(str(tmp_path)).Reload().Scalars("loss/train_step")
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
     assert [(e.step, e.value) for e in events] == [(s, s) for s in range(1, 6)] + [(s, 100 + s) for s in range(6, 9)]
+
+
+@pytest.mark.parametrize("case", ["normal", "zeros", "one value", "relu", "integers", "huge", "tiny", "offset"])
+def test_histograms_are_tensorboard_s_own(case):
+    import torch
+    from torch.utils.tensorboard.summary import histogram as tensorboard_histogram
+
+    from scalediag.writer import HIST_BINS, histogram
+
+    g = torch.Generator().manual_seed(0)
+    values = {"normal": torch.randn(128, 784, generator=g), "zeros": torch.zeros(128),  # Keras' initial biases
+              "one value": torch.tensor([3.5]), "relu": torch.randn(1000, 128, generator=g).relu(),
+              "integers": torch.randint(0, 5, (1000,), generator=g).float(),
+              "huge": torch.randn(1000, generator=g) * 1e30, "tiny": torch.randn(100, generator=g) * 1e-30,
+              "offset": torch.randn(500, generator=g) + 1e4}[case]
+    ours = histogram("t", values).value[0].histo
+    theirs = tensorboard_histogram("t", values.numpy(), bins=HIST_BINS).value[0].histo
+    assert (ours.min, ours.max, ours.num, list(ours.bucket)) == (theirs.min, theirs.max, theirs.num, list(theirs.bucket))
+    assert list(ours.bucket_limit) == pytest.approx(list(theirs.bucket_limit), rel=1e-12)
+    assert (ours.sum, ours.sum_squares) == pytest.approx((theirs.sum, theirs.sum_squares), rel=1e-9, abs=1e-300)
