@@ -40,7 +40,7 @@ from scalediag.losses import cross_entropy
 from scalediag.model import build_model
 from scalediag.optim import FusedAdamStep, make_optimizer
 from scalediag.train import Probe, StepMonitor, choose_threads, train_epoch
-from scalediag.writer import RunWriter, masked_crc32c
+from scalediag.writer import HIST_BINS, RunWriter, histogram, masked_crc32c
 
 DATA = {"root": "data", "debian_dir": "/usr/share/datasets/fashion-mnist", "download": True, "verify": True,
         "train_limit": None, "test_limit": None}
@@ -92,8 +92,8 @@ def typical_variant(root: str):
 
 
 def _alternate(variants: dict, reps: int) -> tuple[dict, dict, dict]:
-    """Wall and CPU seconds and page faults of each variant's epoch, one epoch of each per repetition, the order reversed every
-    other repetition (ABCD DCBA): a drift of the machine hits all alike."""
+    """Wall and CPU seconds and page faults of each variant's epoch, one epoch of each per repetition, the order
+    reversed every other repetition (ABCD DCBA): a drift of the machine hits all alike."""
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
     faults: dict[str, list[int]] = {name: [] for name in variants}
@@ -179,7 +179,7 @@ class ThreadedRunWriter(RunWriter):
 
 def writer_suite(args) -> dict:
     """Diagnostics every 50 steps with scalediag's writer (events written by the training thread) against
-    TensorBoard's writer thread, alternated as in the epoch suite."""
+    TensorBoard's writer thread, alternated as in the epoch suite; and one histogram, torch against numpy."""
     torch.set_num_threads(choose_threads(args.threads, 32))
     threadpool_limits(torch.get_num_threads(), user_api="blas")
     data = load(OmegaConf.create(DATA), torch.device("cpu"))
@@ -189,7 +189,15 @@ def writer_suite(args) -> dict:
                                                                                    ThreadedRunWriter)}
     wall, cpu, faults = _alternate(variants, args.reps)
     a, b = variants
+    from torch.utils.tensorboard.summary import histogram as tensorboard_histogram
+
+    weight = torch.randn(128, 784)  # fc1's weight: the probe's largest histograms are of this size
+    histogram_us = {"TensorBoard's (numpy, float64 copy)": _per_call_us(
+                        lambda: tensorboard_histogram("w", weight.numpy(), bins=HIST_BINS), 500),
+                    "scalediag.writer.histogram (torch)": _per_call_us(lambda: histogram("w", weight), 500)}
+    print(json.dumps({"histogram_us": histogram_us}), flush=True)
     return {"what": "seconds per epoch, batch 32, diagnostics every 50 steps, by how events reach the file",
+            "histogram_us_128x784": histogram_us,
             "median_seconds": {n: statistics.median(t) for n, t in wall.items()},
             "median_ratio": statistics.median(y / x for x, y in zip(wall[a], wall[b])),
             "median_cpu_seconds": {n: statistics.median(t) for n, t in cpu.items()},

@@ -148,6 +148,7 @@ def test_histograms_are_tensorboard_s_own(case):
               "offset": torch.randn(500, generator=g) + 1e4}[case]
     ours = histogram("t", values).value[0].histo
     theirs = tensorboard_histogram("t", values.numpy(), bins=HIST_BINS).value[0].histo
-    assert (ours.min, ours.max, ours.num, list(ours.bucket)) == (theirs.min, theirs.max, theirs.num, list(theirs.bucket))
+    assert (ours.min, ours.max, ours.num) == (theirs.min, theirs.max, theirs.num)
+    assert list(ours.bucket) == list(theirs.bucket)
     assert list(ours.bucket_limit) == pytest.approx(list(theirs.bucket_limit), rel=1e-12)
     assert (ours.sum, ours.sum_squares) == pytest.approx((theirs.sum, theirs.sum_squares), rel=1e-9, abs=1e-300)

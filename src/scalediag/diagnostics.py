@@ -93,8 +93,8 @@ class Diagnostics:
         self.handles.append(self.model.register_forward_hook(self._output_hook))
 
     def _copy(self, name: str, weight: torch.Tensor) -> torch.Tensor:
-        """Into a buffer allocated once: a fresh 400 KB copy per logging step made glibc trim and re-fault its heap
-        (up to 49k page faults and +0.1-0.3 s in an epoch, scripts/bench.py epoch reports faults)."""
+        """Into a buffer allocated once: a fresh 400 KB copy per logging step is one more large block for glibc to
+        place among the step's own and to trim again (page faults: scripts/bench.py epoch counts them)."""
         buf = self.buffers.get(name)
         if buf is None or buf.shape != weight.shape or buf.device != weight.device or buf.dtype != weight.dtype:
             buf = self.buffers[name] = torch.empty_like(weight, memory_format=torch.contiguous_format)
