@@ -63,7 +63,7 @@ def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWr
         train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, monitor).item()
         if probe is not None:
             probe.measure(writer, monitor.step)
-        writer.flush()  # the writer thread's backlog is this variant's cost, not the next one's
+        writer.flush()  # what the writer buffered is this variant's cost, not the next one's
 
     return epoch
 
