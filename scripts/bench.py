@@ -114,13 +114,18 @@ def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def _threads_as_a_run(threads: int) -> None:
+    """Torch's threads and numpy's BLAS pool, both at the job's count, as scalediag.train._train sets them."""
+    torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
+
+
 def epoch_suite(args) -> dict:
     """Two rounds. The diagnostics' cost: off against every 50 steps, alternated, args.reps epochs each. Then all four
     variants alternated (args.reps // 3 epochs each) for the every-step and typical-loop ratios: an epoch that
-    follows an every-step epoch runs ~7% slower here (its 1875 weight copies churn the allocator), which would
-    otherwise be charged to the variant that happens to come next."""
-    torch.set_num_threads(choose_threads(args.threads, 32))
-    threadpool_limits(torch.get_num_threads(), user_api="blas")  # as a run does (scalediag.train._train)
+    followed an every-step epoch ran ~7% slower here (measured while each logging step still allocated fresh
+    weight copies), which would otherwise be charged to the variant that happens to come next."""
+    _threads_as_a_run(choose_threads(args.threads, 32))
     data = load(OmegaConf.create(DATA), torch.device("cpu"))
     tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
     off, every50 = scalediag_variant(data, None, tmp / "off"), scalediag_variant(data, 50, tmp / "every50")
@@ -180,8 +185,7 @@ class ThreadedRunWriter(RunWriter):
 def writer_suite(args) -> dict:
     """Diagnostics every 50 steps with scalediag's writer (events written by the training thread) against
     TensorBoard's writer thread, alternated as in the epoch suite; and one histogram, torch against numpy."""
-    torch.set_num_threads(choose_threads(args.threads, 32))
-    threadpool_limits(torch.get_num_threads(), user_api="blas")
+    _threads_as_a_run(choose_threads(args.threads, 32))
     data = load(OmegaConf.create(DATA), torch.device("cpu"))
     tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
     variants = {"training thread (scalediag.writer.RunWriter)": scalediag_variant(data, 50, tmp / "a"),

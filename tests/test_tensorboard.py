@@ -152,3 +152,16 @@ def test_histograms_are_tensorboard_s_own(case):
     assert list(ours.bucket) == list(theirs.bucket)
     assert list(ours.bucket_limit) == pytest.approx(list(theirs.bucket_limit), rel=1e-12)
     assert (ours.sum, ours.sum_squares) == pytest.approx((theirs.sum, theirs.sum_squares), rel=1e-9, abs=1e-300)
+
+
+def test_no_histogram_of_non_finite_values(tmp_path):
+    import torch
+
+    from scalediag.writer import RunWriter
+
+    with RunWriter(tmp_path) as writer:
+        writer.histograms({"finite": torch.randn(100), "nan": torch.tensor([1.0, float("nan")]),
+                           "inf": torch.tensor([1.0, float("-inf")])}, step=1)
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    tags = [v.tag for e in EventFileLoader(str(path)).Load() for v in e.summary.value]
+    assert tags == ["finite"]

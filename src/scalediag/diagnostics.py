@@ -162,8 +162,7 @@ class Diagnostics:
         seen = dict(self.seen)
         stats = self.collect()
         self.model.train(was_training)
-        stats.pop("relu/dead_fraction_batch")  # over the probe set this is the usual "dead": say it so
-        stats["relu/dead_fraction"] = dead_fraction(seen["act"])
+        stats["relu/dead_fraction"] = stats.pop("relu/dead_fraction_batch")  # over the probe set: the usual "dead"
         hists = {"act/hidden/preact": seen["preact"], "logits": seen["logits"]}
         for name, m in self.linears.items():
             hists[f"weights/{name}"], hists[f"bias/{name}"] = m.weight.detach(), m.bias.detach()
