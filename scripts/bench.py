@@ -61,7 +61,8 @@ def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWr
 
     def epoch():
         train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, monitor).item()
-        if probe is not None:
+        if probe is not None:  # what scalediag.train does at each epoch's end: the captured steps, then the probe
+            monitor.epoch_means()
             probe.measure(writer, monitor.step)
         writer.flush()  # what the writer buffered is this variant's cost, not the next one's
 
@@ -226,6 +227,7 @@ def batch_suite(args) -> dict:
         for _ in range(args.epochs):
             start = time.perf_counter()
             loss = train_epoch(model, optimizer, cross_entropy, data.train, 255.0, batch, gen, monitor).item()
+            monitor.epoch_means()
             times.append(time.perf_counter() - start)
         rows.append({"batch_size": batch, "threads": torch.get_num_threads(),
                      "median_seconds": statistics.median(times), "seconds": times, "train_loss_last_epoch": loss})

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from scalediag.diagnostics import Diagnostics, dead_fraction, logit_stats, prob_fractions
+from scalediag.diagnostics import Capture, Diagnostics, dead_fraction, logit_stats, prob_fractions
 from scalediag.model import MLP
 
 
@@ -60,7 +60,7 @@ def test_step_statistics_match_autograd_and_the_applied_step():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        stats = diag.collect()
+        stats = diag.statistics(diag.collect())
     # the same numbers by hand, on an identical model without hooks
     h = reference.fc1(reference.flatten(X))
     h.retain_grad()
@@ -72,9 +72,9 @@ def test_step_statistics_match_autograd_and_the_applied_step():
     assert stats["grad/fc2/norm"].item() == pytest.approx(reference.fc2.weight.grad.norm().item())
     assert stats["grad/fc1/output_rms"].item() == pytest.approx(h.grad.pow(2).mean().sqrt().item())
     assert stats["grad/fc2/output_rms"].item() == pytest.approx(logits.grad.pow(2).mean().sqrt().item())
-    for name in ("fc1", "fc2"):  # SGD: delta w = -lr * grad
-        w0, g = getattr(reference, name).weight, getattr(reference, name).weight.grad
-        expected = 0.1 * g.norm().item() / w0.norm().item()
+    for name in ("fc1", "fc2"):  # SGD: delta w = -lr * grad; relative to the weights after the step
+        w1, g = getattr(model, name).weight, getattr(reference, name).weight.grad
+        expected = 0.1 * g.norm().item() / w1.norm().item()
         assert stats[f"update/{name}/ratio"].item() == pytest.approx(expected, rel=1e-5)
         assert stats[f"weights/{name}/norm"].item() == pytest.approx(getattr(model, name).weight.norm().item())
     # h = [[1, -3, 2, -0.5], [0.5, -3.5, 0, 1]]: unit 1 is dead for both samples, unit 2 and 3 for one each
@@ -117,3 +117,28 @@ def test_exit_removes_hooks_of_an_armed_step_that_never_collected():
         diag.arm(Y)
         assert model.fc1._forward_hooks
     assert not any(m._forward_hooks for m in model.modules()) and not diag.armed
+
+
+def test_statistics_of_stacked_captures_equal_those_of_each_capture():
+    """What StepMonitor computes once per epoch over n captured steps, each step's values as if computed alone."""
+    torch.manual_seed(0)
+    model = MLP(hidden=16, n_in=12, n_out=5)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    captures = []
+    with Diagnostics(model) as diag:
+        for _ in range(4):
+            x, y = torch.randn(8, 12) * 3, torch.randint(0, 5, (8,))
+            diag.arm(y)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            c = diag.collect()
+            captures.append(Capture(c.norm_tags, {k: v.clone() for k, v in c.tensors.items()}))
+        alone = [diag.statistics(c) for c in captures]
+        stacked = diag.statistics(Capture(captures[0].norm_tags, {k: torch.stack([c.tensors[k] for c in captures])
+                                                                  for k in captures[0].tensors}))
+    assert set(stacked) == set(alone[0]) and len(stacked) == 20
+    for tag, values in stacked.items():
+        assert values.shape == (4,), tag
+        assert values.tolist() == pytest.approx([a[tag].item() for a in alone], rel=1e-6, abs=1e-7), tag

@@ -90,6 +90,53 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
     assert result.item() == pytest.approx(statistics.fmean(m for m, _ in seen), rel=1e-6)
 
 
+def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_path, monkeypatch):
+    """Captured steps wait in a store of a few slots and are computed in bulk: a full store and a short last batch
+    (other shapes) each drain what waits first. Every step's event carries that step's loss, in step order."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    import scalediag.train as train
+    from scalediag.diagnostics import Diagnostics
+    from scalediag.losses import cross_entropy
+    from scalediag.model import build_model
+    from scalediag.writer import RunWriter
+
+    monkeypatch.setattr(train, "PENDING_BYTES", 3 * 57_000)  # 3 slots of a batch-100 capture (~56.5 KB)
+    data = fake_data(fake_root)
+    seen = []
+
+    def recording(logits, target, reduction):
+        loss = cross_entropy(logits, target, reduction=reduction)
+        seen.append(loss.item())
+        return loss
+
+    torch.manual_seed(0)
+    model = build_model(128, "keras")
+    optimizer = keras_adam(model)
+    gen = torch.Generator().manual_seed(0)
+    with RunWriter(tmp_path) as writer, Diagnostics(model) as diag:
+        monitor = train.StepMonitor(diag, writer, every=1)
+        take, drained = monitor.pending.take, []
+
+        def recording_take():
+            steps, capture = take()
+            drained.append(steps)
+            return steps, capture
+
+        monitor.pending.take = recording_take
+        for _ in range(2):  # 512 samples: 5 batches of 100, then 12
+            train.train_epoch(model, optimizer, recording, data.train, 255.0, 100, gen, monitor)
+            means = monitor.epoch_means()
+    # 3 slots full; the short batch's other shapes; the epoch's end
+    assert [steps for steps in drained if steps] == [[1, 2, 3], [4, 5], [6], [7, 8, 9], [10, 11], [12]]
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    logged = [(e.step, v.simple_value) for e in LegacyEventFileLoader(str(path)).Load() for v in e.summary.value
+              if v.tag == "loss/train_step"]
+    assert [step for step, _ in logged] == list(range(1, 13))
+    assert [v for _, v in logged] == pytest.approx(seen, rel=1e-6)
+    assert means["loss/train_step"] == pytest.approx(sum(seen[6:]) / 6, rel=1e-6)
+
+
 def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
     from scalediag.data import Split
     from scalediag.losses import cross_entropy
@@ -158,23 +205,30 @@ def test_the_run_reports_its_thread_count(fake_root, tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA absent here: this test runs where a GPU is")
-def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root):
-    """Between two logging points the loop never waits for the GPU (torch raises on any synchronising call)."""
+def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root, tmp_path):
+    """Within an epoch the loop never waits for the GPU, diagnostics included: measured steps are captured on the
+    device and computed at the epoch's end (torch raises on any synchronising call)."""
+    from scalediag.diagnostics import Diagnostics
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
-    from scalediag.train import train_epoch
+    from scalediag.train import StepMonitor, train_epoch
+    from scalediag.writer import RunWriter
 
     data = fake_data(fake_root, "cuda")
     model = build_model(128, "keras").to("cuda")
     optimizer = keras_adam(model, "cuda")
     gen = torch.Generator().manual_seed(0)
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        loss = train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
-    assert loss.device.type == "cuda"
+    with RunWriter(tmp_path) as writer, Diagnostics(model) as diag:
+        monitor = StepMonitor(diag, writer, every=4)
+        for measured in (None, monitor):
+            torch.cuda.synchronize()
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                loss = train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, measured)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+            assert loss.device.type == "cuda"
+        assert "update/fc1/ratio" in monitor.epoch_means()
 
 
 @pytest.mark.parametrize("change", ["unfused Adam", "denormals kept", "two threads", "loss mean outside its kernel"])

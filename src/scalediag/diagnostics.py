@@ -1,15 +1,20 @@
 """What happens inside the network, measured through hooks attached from outside; the model stays pure.
 
-The statistics are small pure functions (tensors in, 0-dim tensors out) so that each can be tested on a hand-made
-tensor. `Diagnostics` only calls them. Hooks are registered by `arm()` for one step and removed by `collect()`:
-the steps between two logging points run the model exactly as without diagnostics (a module with hooks takes
-PyTorch's slower call path: +1-2% per step, scripts/bench.py choices). Nothing here syncs with the device: the
-writer does, at the logging cadence.
+A measured step is captured, not computed: `collect()` hands back its raw measurements (its norms as one vector,
+its pre-activations, logits and labels) and `statistics()` turns one capture, or n captures stacked along a first
+dimension, into values. Why: the kernels of a logging step run with caches that the 49 plain steps before it have
+filled with other work, 10-20 us each here, so the ~40 kernels of its statistics cost more at each step than all of
+them once per epoch over the stacked captures (train.StepMonitor). The statistics are small pure functions over
+[..., B, X] tensors, one kernel per statistic whatever the leading dimensions, each tested on a hand-made tensor.
+Hooks are registered by `arm()` for one step and removed by `collect()`: the steps between two logging points run
+the model exactly as without diagnostics (a module with hooks takes PyTorch's slower call path: +1-2% per step,
+scripts/bench.py choices). Nothing here syncs with the device.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,31 +22,53 @@ from torch import nn
 from .losses import KERAS_EPSILON
 
 
-def dead_fraction(act: torch.Tensor) -> torch.Tensor:
-    """Share of units (columns of act [B, H], after the ReLU) that are zero for every sample."""
-    return (act <= 0).all(dim=0).float().mean()
+def fraction(mask: torch.Tensor) -> torch.Tensor:
+    """Share of True along the last dimension, in one kernel."""
+    return torch.mean(mask, dim=-1, dtype=torch.float32)
+
+
+def dead_fraction(z: torch.Tensor) -> torch.Tensor:
+    """Share of units (columns of z [..., B, H], before or after the ReLU) at or below zero for every sample: the
+    ReLU passes nothing through them, nor any gradient back."""
+    return fraction(z.amax(dim=-2) <= 0)
 
 
 def logit_stats(logits: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Range and spread of logits [B, C]; margin: mean over samples of top-1 minus top-2."""
-    top2 = logits.topk(2, dim=1).values
-    low, high = torch.aminmax(logits)  # one pass for both (a logging step runs ~60 small kernels: they add up)
-    return {"min": low, "max": high, "std": logits.std(), "margin": (top2[:, 0] - top2[:, 1]).mean()}
+    """Range and spread of logits [..., B, C]; margin: mean over samples of top-1 minus top-2."""
+    flat = logits.flatten(-2)
+    low, high = torch.aminmax(flat, dim=-1)  # one pass for both
+    top1, top2 = logits.topk(2, dim=-1).values.unbind(dim=-1)
+    return {"min": low, "max": high, "std": flat.std(dim=-1), "margin": (top1 - top2).mean(dim=-1)}
 
 
 def prob_fractions(logits: torch.Tensor, target: torch.Tensor, eps: float = KERAS_EPSILON) -> dict[str, torch.Tensor]:
     """clipped: share of samples whose true-class probability is below eps (where Keras' clamp passes no gradient);
-    saturated: share whose largest probability is above 1 - eps. Computed in log space, exact where p underflows."""
-    logp = logits.float().log_softmax(dim=1)
-    clipped = logp.gather(1, target[:, None]).squeeze(1) < math.log(eps)
-    saturated = logp.max(dim=1).values > math.log1p(-eps)
-    return {"clipped_fraction": clipped.float().mean(), "saturated_fraction": saturated.float().mean()}
+    saturated: share whose largest probability is above 1 - eps. logits [..., B, C], target [..., B]. Computed in
+    log space, exact where p underflows."""
+    logp = logits.float().log_softmax(dim=-1)
+    true = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    return {"clipped_fraction": fraction(true < math.log(eps)),
+            "saturated_fraction": fraction(logp.amax(dim=-1) > math.log1p(-eps))}
 
 
 def preact_stats(z: torch.Tensor) -> dict[str, torch.Tensor]:
-    std, mean = torch.std_mean(z)
-    low, high = torch.aminmax(z)
-    return {"preact_mean": mean, "preact_std": std, "preact_max_abs": torch.maximum(-low, high)}
+    """Mean, standard deviation and largest magnitude of the pre-activations z [..., B, H]."""
+    flat = z.flatten(-2)
+    std, mean = torch.std_mean(flat, dim=-1)
+    return {"preact_mean": mean, "preact_std": std,
+            "preact_max_abs": torch.linalg.vector_norm(flat, ord=math.inf, dim=-1)}
+
+
+@dataclass
+class Capture:
+    """A measured step's raw measurements, or n of them stacked along a new first dimension.
+
+    tensors: "norms" [..., k], the 2-norms named by norm_tags (a "moved/<layer>" entry is ||w - w_armed||);
+    "preact" [..., B, H]; "logits" [..., B, C]; "target" [..., B]; each where the step produced it.
+    """
+
+    norm_tags: tuple[str, ...]
+    tensors: dict[str, torch.Tensor]
 
 
 class Diagnostics:
@@ -51,10 +78,12 @@ class Diagnostics:
         with Diagnostics(model) as diag:
             diag.arm(y)            # before the forward pass of a step to be measured
             ...forward, backward, optimizer step...
-            stats = diag.collect()  # {tag: 0-dim tensor}
+            capture = diag.collect()
+            stats = diag.statistics(capture)  # {tag: 0-dim tensor}; of n stacked captures: {tag: [n]}
 
-    update/<layer>/ratio, ||w - w_armed|| / ||w_armed||, is the step's relative size: arm() keeps a copy of the
-    weights, collect() compares. No optimizer hook is needed, so the step can be any call that updates the weights.
+    update/<layer>/ratio, ||w - w_armed|| / ||w||, is the step's size relative to the weights it produced: arm()
+    keeps a copy of the weights, collect() compares. No optimizer hook is needed, so the step can be any call that
+    updates the weights.
     """
 
     def __init__(self, model: nn.Module, clip_eps: float = KERAS_EPSILON):
@@ -100,7 +129,7 @@ class Diagnostics:
             buf = self.buffers[name] = torch.empty_like(weight, memory_format=torch.contiguous_format)
         return buf.copy_(weight.detach())
 
-    # hooks: they keep references only, the statistics are computed once in collect()
+    # hooks: they keep references only, what is measured is decided in collect() and statistics()
     def _linear_hook(self, name: str):
         def hook(module, inputs, output):
             if output.requires_grad:
@@ -109,29 +138,25 @@ class Diagnostics:
         return hook
 
     def _relu_hook(self, module, inputs, output) -> None:
-        self.seen["preact"], self.seen["act"] = inputs[0].detach(), output.detach()
+        self.seen["preact"] = inputs[0].detach()
 
     def _output_hook(self, module, inputs, output) -> None:
         self.seen["logits"] = output.detach()
 
-    def collect(self) -> dict[str, torch.Tensor]:
-        """The armed step's statistics as 0-dim tensors, tagged for TensorBoard; removes the hooks."""
+    def collect(self) -> Capture:
+        """The armed step's raw measurements; removes the hooks. Besides the norms, references only: a caller that
+        keeps a capture beyond the step copies it (train.Pending)."""
         self._detach()
-        seen, stats = self.seen, {}
-        stats.update(self._norms())
-        if "preact" in seen:
-            stats.update({f"act/hidden/{k}": v for k, v in preact_stats(seen["preact"]).items()})
-            stats["relu/dead_fraction_batch"] = dead_fraction(seen["act"])
-        if "logits" in seen:
-            stats.update({f"logits/{k}": v for k, v in logit_stats(seen["logits"]).items()})
-            if self.target is not None:
-                fractions = prob_fractions(seen["logits"], self.target, self.clip_eps)
-                stats.update({f"probs/{k}": v for k, v in fractions.items()})
+        tags, norms = self._norms()
+        tensors = {"norms": torch.stack(norms)}
+        tensors.update({key: self.seen[key] for key in ("preact", "logits") if key in self.seen})
+        if "logits" in tensors and self.target is not None:
+            tensors["target"] = self.target
         self.seen, self.target, self.before = {}, None, {}
-        return stats
+        return Capture(tuple(tags), tensors)
 
-    def _norms(self) -> dict[str, torch.Tensor]:
-        """Every norm the step needs, from two _foreach_norm calls (one before the weight change is formed in place)."""
+    def _norms(self) -> tuple[list[str], list[torch.Tensor]]:
+        """Every norm the step needs, from one _foreach_norm call once the weight change is formed in place."""
         plain: dict[str, torch.Tensor] = {}  # tag -> tensor whose 2-norm is the statistic
         for name, m in self.linears.items():
             plain[f"weights/{name}/norm"], plain[f"bias/{name}/norm"] = m.weight.detach(), m.bias.detach()
@@ -139,17 +164,33 @@ class Diagnostics:
                 plain[f"grad/{name}/norm"] = m.weight.grad
         out_grads = {name: self.seen[f"output_grad/{name}"] for name in self.linears
                      if f"output_grad/{name}" in self.seen}
-        before = list(self.before.values())
-        norms = torch._foreach_norm([*plain.values(), *out_grads.values(), *before])
-        if before:  # the buffers become w_armed - w, in place (no 400 KB temporary)
-            torch._foreach_sub_(before, [self.linears[n].weight.detach() for n in self.before])
-        moved = torch._foreach_norm(before) if before else []
-        k, g = len(plain), len(out_grads)
-        stats = dict(zip(plain, norms[:k]))
-        for (name, grad), norm in zip(out_grads.items(), norms[k : k + g]):
-            stats[f"grad/{name}/output_rms"] = norm / math.sqrt(grad.numel())  # rms = ||g|| / sqrt(numel)
-        for name, step, weight in zip(self.before, moved, norms[k + g :]):
-            stats[f"update/{name}/ratio"] = step / weight  # ||w - w_armed|| / ||w_armed||
+        moved = list(self.before.values())
+        if moved:  # the buffers become w_armed - w, in place (no 400 KB temporary)
+            torch._foreach_sub_(moved, [self.linears[n].weight.detach() for n in self.before])
+        norms = torch._foreach_norm([*plain.values(), *out_grads.values(), *moved])
+        if out_grads:  # rms = ||g|| / sqrt(numel)
+            torch._foreach_div_(norms[len(plain) : len(plain) + len(out_grads)],
+                                [math.sqrt(g.numel()) for g in out_grads.values()])
+        tags = [*plain, *(f"grad/{n}/output_rms" for n in out_grads), *(f"moved/{n}" for n in self.before)]
+        return tags, list(norms)
+
+    def statistics(self, capture: Capture) -> dict[str, torch.Tensor]:
+        """Tagged values of one capture (0-dim tensors), or of n stacked captures ([n] tensors)."""
+        t, stats = capture.tensors, {}
+        for tag, norm in zip(capture.norm_tags, t["norms"].unbind(dim=-1)):
+            if tag.startswith("moved/"):
+                name = tag.removeprefix("moved/")
+                stats[f"update/{name}/ratio"] = norm / stats[f"weights/{name}/norm"]  # ||w - w_armed|| / ||w||
+            else:
+                stats[tag] = norm
+        if "preact" in t:
+            stats.update({f"act/hidden/{k}": v for k, v in preact_stats(t["preact"]).items()})
+            stats["relu/dead_fraction_batch"] = dead_fraction(t["preact"])
+        if "logits" in t:
+            stats.update({f"logits/{k}": v for k, v in logit_stats(t["logits"]).items()})
+            if "target" in t:
+                fractions = prob_fractions(t["logits"], t["target"], self.clip_eps)
+                stats.update({f"probs/{k}": v for k, v in fractions.items()})
         return stats
 
     @torch.no_grad()
@@ -159,11 +200,11 @@ class Diagnostics:
         self.model.eval()
         self.arm(target, update=False)
         self.model(x)
-        seen = dict(self.seen)
-        stats = self.collect()
+        capture = self.collect()
         self.model.train(was_training)
+        stats = self.statistics(capture)
         stats["relu/dead_fraction"] = stats.pop("relu/dead_fraction_batch")  # over the probe set: the usual "dead"
-        hists = {"act/hidden/preact": seen["preact"], "logits": seen["logits"]}
+        hists = {"act/hidden/preact": capture.tensors["preact"], "logits": capture.tensors["logits"]}
         for name, m in self.linears.items():
             hists[f"weights/{name}"], hists[f"bias/{name}"] = m.weight.detach(), m.bias.detach()
         return stats, hists

@@ -1,7 +1,7 @@
 """The training loop: epochs of shuffled batches drawn by index from tensors on the device, evaluation, metrics.json.
 
-Host syncs (.item(), printing) happen only at epoch ends and at the diagnostics' logging cadence (every
-diag.every_n_steps steps), never in the other steps.
+Host syncs (.item(), printing) happen only at epoch ends, and within an epoch only where diagnostics have held
+captured steps for FLUSH_SECONDS (StepMonitor.drain); never at a plain step.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from . import __version__
 from .config import resolve_device
 from .data import Data, Split, load
-from .diagnostics import Diagnostics
+from .diagnostics import Capture, Diagnostics
 from .files import write_bytes_atomic, write_json_atomic
 from .losses import KERAS_EPSILON, get_loss
 from .model import build_model
 from .optim import FusedAdamStep, make_optimizer
-from .writer import RunWriter, to_floats
+from .writer import FLUSH_SECONDS, RunWriter, to_floats, to_rows
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 8192  # evaluation needs no gradient: large chunks, bounded memory
@@ -57,10 +57,49 @@ def scaled(x: torch.Tensor, divisor: float) -> torch.Tensor:
 
 
 DIVERGENCE_TAGS = ("loss/", "logits/", "weights/", "bias/")  # non-finite here: the run has diverged
+PENDING_BYTES = 16 << 20  # at most this much device memory holds captured steps (64 slots at batch 32 take 1.1 MB)
+
+
+class Pending:
+    """Captures of measured steps, kept on the device until StepMonitor.drain(): copied into buffers allocated once
+    (slots x each tensor's shape), so that nothing is allocated per capture (small blocks kept alive split the
+    large ones the steps free: page faults, see train_epoch) and the statistics run once over all of them."""
+
+    def __init__(self):
+        self.layout, self.buffers, self.steps = None, {}, []
+
+    def add(self, step: int, capture: Capture) -> bool:
+        """Keep a copy of capture; False, keeping nothing, when full or when its shapes differ from those pending."""
+        layout = (capture.norm_tags, [(k, v.shape, v.dtype, v.device) for k, v in capture.tensors.items()])
+        if layout != self.layout:
+            if self.steps:
+                return False
+            self._allocate(layout, capture)
+        if len(self.steps) == len(next(iter(self.buffers.values()))):
+            return False
+        for key, value in capture.tensors.items():
+            self.buffers[key][len(self.steps)].copy_(value)
+        self.steps.append(step)
+        return True
+
+    def _allocate(self, layout, capture: Capture) -> None:
+        size = sum(v.numel() * v.element_size() for v in capture.tensors.values())
+        slots = max(1, min(64, PENDING_BYTES // max(1, size)))
+        self.buffers = {k: v.new_empty((slots, *v.shape)) for k, v in capture.tensors.items()}
+        self.layout = layout
+
+    def take(self) -> tuple[list[int], Capture | None]:
+        """The pending steps and their captures stacked ([n, ...] views of the buffers, valid until the next add)."""
+        steps, self.steps = self.steps, []
+        if not steps:
+            return [], None
+        return steps, Capture(self.layout[0], {k: b[: len(steps)] for k, b in self.buffers.items()})
 
 
 class StepMonitor:
-    """Every n-th step: arm the diagnostics before the forward pass, write their statistics after the update.
+    """Every n-th step: arm the diagnostics before the forward pass, capture the step after the update. Statistics,
+    the host transfer and the TensorBoard events come in bulk at drain(): at each epoch's end (epoch_means) and every
+    FLUSH_SECONDS, so that a long epoch's steps still reach TensorBoard while it runs.
 
     Also keeps, per epoch, the mean of each statistic over its logging steps (for metrics.json and the report).
     """
@@ -68,6 +107,8 @@ class StepMonitor:
     def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0):
         self.diag, self.writer, self.every = diag, writer, every
         self.step = step
+        self.pending = Pending()
+        self.drained = time.monotonic()
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
@@ -79,14 +120,32 @@ class StepMonitor:
         return True
 
     def end_step(self, loss: torch.Tensor) -> None:
-        values = self.writer.scalars({"loss/train_step": loss.detach(), **self.diag.collect()}, self.step)
-        for tag, v in values.items():
-            if tag.startswith(DIVERGENCE_TAGS) and not math.isfinite(v):
-                raise Diverged(tag, self.step)
-            self.sums[tag] = self.sums.get(tag, 0.0) + v
-            self.counts[tag] = self.counts.get(tag, 0) + 1
+        capture = self.diag.collect()
+        capture.tensors["loss"] = loss.detach()
+        if not self.pending.add(self.step, capture):
+            self.drain()
+            self.pending.add(self.step, capture)
+        if time.monotonic() - self.drained > FLUSH_SECONDS:
+            self.drain()
+
+    def drain(self) -> None:
+        """The pending steps' statistics, one transfer to the host, one event per step. Raises Diverged at the first
+        step with a non-finite loss, logit or weight statistic, after writing that step's event."""
+        self.drained = time.monotonic()
+        steps, capture = self.pending.take()
+        if not steps:
+            return
+        stats = {"loss/train_step": capture.tensors["loss"], **self.diag.statistics(capture)}
+        for step, values in zip(steps, to_rows(stats)):
+            self.writer.scalars(values, step)
+            for tag, v in values.items():
+                if tag.startswith(DIVERGENCE_TAGS) and not math.isfinite(v):
+                    raise Diverged(tag, step)
+                self.sums[tag] = self.sums.get(tag, 0.0) + v
+                self.counts[tag] = self.counts.get(tag, 0) + 1
 
     def epoch_means(self) -> dict[str, float]:
+        self.drain()
         means = {tag: self.sums[tag] / self.counts[tag] for tag in self.sums}
         self.sums, self.counts = {}, {}
         return means

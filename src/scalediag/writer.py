@@ -74,6 +74,12 @@ def to_floats(stats: dict) -> dict[str, float]:
     return out
 
 
+def to_rows(stats: dict[str, torch.Tensor]) -> list[dict[str, float]]:
+    """{tag: [n] tensor} -> n dicts {tag: float}, with one transfer to the host."""
+    columns = torch.stack([v.float() for v in stats.values()]).tolist()  # [tags, n]
+    return [dict(zip(stats, row)) for row in zip(*columns)]
+
+
 class RunWriter:
     def __init__(self, log_dir: Path, purge_step: int | None = None):
         """purge_step: TensorBoard drops the events this directory already holds from that step on (a resumed run
