@@ -95,13 +95,14 @@ def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_
     (other shapes) each drain what waits first. Every step's event carries that step's loss, in step order."""
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 
+    import scalediag.diagnostics as diagnostics
     import scalediag.train as train
     from scalediag.diagnostics import Diagnostics
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
     from scalediag.writer import RunWriter
 
-    monkeypatch.setattr(train, "PENDING_BYTES", 3 * 57_000)  # 3 slots of a batch-100 capture (~56.5 KB)
+    monkeypatch.setattr(diagnostics, "PENDING_BYTES", 3 * 57_000)  # 3 slots of a batch-100 capture (~56.5 KB)
     data = fake_data(fake_root)
     seen = []
 

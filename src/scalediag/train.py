@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from . import __version__
 from .config import resolve_device
 from .data import Data, Split, load
-from .diagnostics import Capture, Diagnostics
+from .diagnostics import Diagnostics, Pending
 from .files import write_bytes_atomic, write_json_atomic
 from .losses import KERAS_EPSILON, get_loss
 from .model import build_model
@@ -57,45 +57,6 @@ def scaled(x: torch.Tensor, divisor: float) -> torch.Tensor:
 
 
 DIVERGENCE_TAGS = ("loss/", "logits/", "weights/", "bias/")  # non-finite here: the run has diverged
-PENDING_BYTES = 16 << 20  # at most this much device memory holds captured steps (64 slots at batch 32 take 1.1 MB)
-
-
-class Pending:
-    """Captures of measured steps, kept on the device until StepMonitor.drain(): copied into buffers allocated once
-    (slots x each tensor's shape), so that nothing is allocated per capture (small blocks kept alive split the
-    large ones the steps free: page faults, see train_epoch) and the statistics run once over all of them."""
-
-    def __init__(self):
-        self.layout, self.buffers, self.steps = None, {}, []
-
-    def add(self, step: int, capture: Capture) -> bool:
-        """Keep a copy of capture; False, keeping nothing, when full or when its shapes differ from those pending."""
-        layout = (capture.norm_tags, [(k, v.shape, v.dtype, v.device) for k, v in capture.tensors.items()])
-        if layout != self.layout:
-            if self.steps:
-                return False
-            self._allocate(layout, capture)
-        if len(self.steps) == len(next(iter(self.buffers.values()))):
-            return False
-        for key, value in capture.tensors.items():
-            self.buffers[key][len(self.steps)].copy_(value)
-        self.steps.append(step)
-        return True
-
-    def _allocate(self, layout, capture: Capture) -> None:
-        size = sum(v.numel() * v.element_size() for v in capture.tensors.values())
-        slots = max(1, min(64, PENDING_BYTES // max(1, size)))
-        self.buffers = {k: v.new_empty((slots, *v.shape)) for k, v in capture.tensors.items()}
-        self.layout = layout
-
-    def take(self) -> tuple[list[int], Capture | None]:
-        """The pending steps and their captures stacked ([n, ...] views of the buffers, valid until the next add)."""
-        steps, self.steps = self.steps, []
-        if not steps:
-            return [], None
-        return steps, Capture(self.layout[0], {k: b[: len(steps)] for k, b in self.buffers.items()})
-
-
 class StepMonitor:
     """Every n-th step: arm the diagnostics before the forward pass, capture the step after the update. Statistics,
     the host transfer and the TensorBoard events come in bulk at drain(): at each epoch's end (epoch_means) and every
