@@ -138,6 +138,33 @@ def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_
     assert means["loss/train_step"] == pytest.approx(sum(seen[6:]) / 6, rel=1e-6)
 
 
+@pytest.mark.parametrize("flush_seconds", [10, 0])
+def test_a_long_epoch_s_measured_steps_reach_tensorboard_while_it_runs(fake_root, tmp_path, monkeypatch, flush_seconds):
+    """Captured steps are computed and written at the epoch's end, or once they have waited FLUSH_SECONDS (0 here
+    stands for an epoch longer than that): then each logging step drains itself."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    import scalediag.train as train
+    from scalediag.diagnostics import Diagnostics
+    from scalediag.losses import cross_entropy
+    from scalediag.model import build_model
+    from scalediag.writer import RunWriter
+
+    monkeypatch.setattr(train, "FLUSH_SECONDS", flush_seconds)
+    data = fake_data(fake_root)
+    model = build_model(128, "keras")
+    with RunWriter(tmp_path) as writer, Diagnostics(model) as diag:
+        monitor = train.StepMonitor(diag, writer, every=4)
+        train.train_epoch(model, keras_adam(model), cross_entropy, data.train, 255.0, 32,
+                          torch.Generator().manual_seed(0), monitor)
+        writer.flush()  # the epoch has not ended: no epoch_means() yet
+        (path,) = tmp_path.glob("events.out.tfevents.*")
+        steps = [e.step for e in LegacyEventFileLoader(str(path)).Load() for v in e.summary.value
+                 if v.tag == "loss/train_step"]
+        assert steps == ([] if flush_seconds else [4, 8, 12, 16])  # 512 samples: 16 steps
+        assert monitor.pending.steps == ([4, 8, 12, 16] if flush_seconds else [])
+
+
 def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
     from scalediag.data import Split
     from scalediag.losses import cross_entropy
