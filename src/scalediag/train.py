@@ -57,6 +57,8 @@ def scaled(x: torch.Tensor, divisor: float) -> torch.Tensor:
 
 
 DIVERGENCE_TAGS = ("loss/", "logits/", "weights/", "bias/")  # non-finite here: the run has diverged
+
+
 class StepMonitor:
     """Every n-th step: arm the diagnostics before the forward pass, capture the step after the update. Statistics,
     the host transfer and the TensorBoard events come in bulk at drain(): at each epoch's end (epoch_means) and every
