@@ -247,12 +247,13 @@ def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root, tmp_path):
     optimizer = keras_adam(model, "cuda")
     gen = torch.Generator().manual_seed(0)
     with RunWriter(tmp_path) as writer, Diagnostics(model) as diag:
-        monitor = StepMonitor(diag, writer, every=4)
-        for measured in (None, monitor):
+        for measured in (False, True):
+            # made just before its epoch (after the first one has warmed the GPU up): its FLUSH_SECONDS start here
+            monitor = StepMonitor(diag, writer, every=4) if measured else None
             torch.cuda.synchronize()
             torch.cuda.set_sync_debug_mode("error")
             try:
-                loss = train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, measured)
+                loss = train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, monitor)
             finally:
                 torch.cuda.set_sync_debug_mode("default")
             assert loss.device.type == "cuda"
