@@ -110,3 +110,17 @@ requires_real_data = pytest.mark.skipif(
 # tests that touch the device run on CUDA too where it is present
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="CUDA absent here: this variant runs where a GPU is"))]
+
+
+def scalars(run_dir, tag):
+    """(step, value) of each event of tag in the run's one event file, as written (not migrated to tensors)."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    files = list(run_dir.glob("events.out.tfevents.*"))
+    assert len(files) == 1
+    return [(e.step, v.simple_value) for e in LegacyEventFileLoader(str(files[0])).Load() for v in e.summary.value
+            if v.tag == tag]
+
+
+def scalar_steps(run_dir, tag):
+    return [step for step, _ in scalars(run_dir, tag)]

@@ -8,14 +8,7 @@ import sys
 
 import torch
 
-from conftest import fake_overrides, run_cli, write_fashion
-
-
-def _scalar_steps(run_dir, tag):
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-
-    (path,) = run_dir.glob("events.out.tfevents.*")
-    return [e.step for e in EventFileLoader(str(path)).Load() for v in e.summary.value if v.tag == tag]
+from conftest import fake_overrides, run_cli, scalar_steps, write_fashion
 
 
 def _metrics(sweep):
@@ -34,7 +27,7 @@ def test_a_diverging_run_is_recorded_while_the_other_job_completes(fake_root, tm
     assert bad["status"] == "diverged" and bad["error"] == f"non-finite loss/train_step at step {bad['step']}"
     assert bad["step"] == 2 and bad["epoch"] == 1 and bad["history"] == []  # the epochs done before: none here
     assert 2 < bad["init"]["loss/init"] < 3  # what was measured before the fault is kept
-    steps = _scalar_steps(sweep / "optimizer.lr=1e+20,train.epochs=3", "loss/train_step")
+    steps = scalar_steps(sweep / "optimizer.lr=1e+20,train.epochs=3", "loss/train_step")
     assert steps == [2]  # TensorBoard holds the step where it broke
     assert "DIVERGED at epoch 1, step 2: non-finite loss/train_step" in (sweep / "summary.md").read_text()
 

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import DEVICES, compose_cfg, fake_data, fake_overrides, keras_adam
+from conftest import DEVICES, compose_cfg, fake_data, fake_overrides, keras_adam, scalar_steps, scalars
 from scalediag.train import run
 
 
@@ -93,8 +93,6 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
 def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_path, monkeypatch):
     """Captured steps wait in a store of a few slots and are computed in bulk: a full store and a short last batch
     (other shapes) each drain what waits first. Every step's event carries that step's loss, in step order."""
-    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
-
     import scalediag.diagnostics as diagnostics
     import scalediag.train as train
     from scalediag.diagnostics import Diagnostics
@@ -130,9 +128,7 @@ def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_
             means = monitor.epoch_means()
     # 3 slots full; the short batch's other shapes; the epoch's end
     assert [steps for steps in drained if steps] == [[1, 2, 3], [4, 5], [6], [7, 8, 9], [10, 11], [12]]
-    (path,) = tmp_path.glob("events.out.tfevents.*")
-    logged = [(e.step, v.simple_value) for e in LegacyEventFileLoader(str(path)).Load() for v in e.summary.value
-              if v.tag == "loss/train_step"]
+    logged = scalars(tmp_path, "loss/train_step")
     assert [step for step, _ in logged] == list(range(1, 13))
     assert [v for _, v in logged] == pytest.approx(seen, rel=1e-6)
     assert means["loss/train_step"] == pytest.approx(sum(seen[6:]) / 6, rel=1e-6)
@@ -142,8 +138,6 @@ def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_
 def test_a_long_epoch_s_measured_steps_reach_tensorboard_while_it_runs(fake_root, tmp_path, monkeypatch, flush_seconds):
     """Captured steps are computed and written at the epoch's end, or once they have waited FLUSH_SECONDS (0 here
     stands for an epoch longer than that): then each logging step drains itself."""
-    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
-
     import scalediag.train as train
     from scalediag.diagnostics import Diagnostics
     from scalediag.losses import cross_entropy
@@ -158,9 +152,7 @@ def test_a_long_epoch_s_measured_steps_reach_tensorboard_while_it_runs(fake_root
         train.train_epoch(model, keras_adam(model), cross_entropy, data.train, 255.0, 32,
                           torch.Generator().manual_seed(0), monitor)
         writer.flush()  # the epoch has not ended: no epoch_means() yet
-        (path,) = tmp_path.glob("events.out.tfevents.*")
-        steps = [e.step for e in LegacyEventFileLoader(str(path)).Load() for v in e.summary.value
-                 if v.tag == "loss/train_step"]
+        steps = scalar_steps(tmp_path, "loss/train_step")
         assert steps == ([] if flush_seconds else [4, 8, 12, 16])  # 512 samples: 16 steps
         assert monitor.pending.steps == ([4, 8, 12, 16] if flush_seconds else [])
 
@@ -179,26 +171,20 @@ def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
     assert result["never_predicted"] == 9 and result["test_acc"] == 1.0
 
 
-def _scalar_steps(run_dir, tag):
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-
-    files = list(run_dir.glob("events.out.tfevents.*"))
-    assert len(files) == 1
-    return [e.step for e in EventFileLoader(str(files[0])).Load() for v in e.summary.value if v.tag == tag]
 
 
 def test_each_run_of_one_process_writes_only_its_own_events(fake_root, tmp_path):
     _run(fake_root, tmp_path / "first", "train.epochs=1")
     _run(fake_root, tmp_path / "second", "train.epochs=2")
-    assert _scalar_steps(tmp_path / "first", "loss/train") == [16]
-    assert _scalar_steps(tmp_path / "second", "loss/train") == [16, 32]
+    assert scalar_steps(tmp_path / "first", "loss/train") == [16]
+    assert scalar_steps(tmp_path / "second", "loss/train") == [16, 32]
 
 
-def test_diagnostics_off_attaches_nothing_and_keeps_epoch_scalars(fake_root, tmp_path):
+def test_diagnostics_off_attaches_nothing_and_keeps_epochscalars(fake_root, tmp_path):
     metrics = _run(fake_root, tmp_path, "diag.enabled=false")
     assert metrics["init"] is None and "diag" not in metrics["history"][0]
-    assert _scalar_steps(tmp_path, "loss/test") == [16, 32]  # the global step, as with diagnostics on
-    assert _scalar_steps(tmp_path, "loss/train_step") == []
+    assert scalar_steps(tmp_path, "loss/test") == [16, 32]  # the global step, as with diagnostics on
+    assert scalar_steps(tmp_path, "loss/train_step") == []
 
 
 def test_diagnostics_do_not_change_the_numbers(fake_root, tmp_path):
