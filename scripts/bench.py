@@ -38,20 +38,22 @@ from scalediag.data import load
 from scalediag.diagnostics import Diagnostics
 from scalediag.losses import cross_entropy
 from scalediag.model import build_model
-from scalediag.optim import FusedAdamStep, make_optimizer
-from scalediag.train import Probe, StepMonitor, choose_threads, train_epoch
+from scalediag.monitor import Probe, StepMonitor
+from scalediag.optim import FusedAdamStep, torch_adam
+from scalediag.threads import choose_threads
+from scalediag.train import train_epoch
 from scalediag.writer import HIST_BINS, RunWriter, histogram, masked_crc32c
 
 DATA = {"root": "data", "debian_dir": "/usr/share/datasets/fashion-mnist", "download": True, "verify": True,
         "train_limit": None, "test_limit": None}
-OPT = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7})
+OPT = {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7}  # conf/optimizer/torch.yaml
 
 
 def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWriter):
     """every=None: no hooks at all. Returns a function that trains one epoch."""
     torch.manual_seed(0)
     model = build_model(128, "keras")
-    optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+    optimizer = torch_adam(model.parameters(), **OPT)
     gen = torch.Generator().manual_seed(0)
     writer = writer_class(log_dir)
     monitor = probe = None
@@ -218,7 +220,7 @@ def batch_suite(args) -> dict:
         torch.set_num_threads(choose_threads(args.threads, batch))
         torch.manual_seed(0)
         model = build_model(128, "keras")
-        optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+        optimizer = torch_adam(model.parameters(), **OPT)
         gen = torch.Generator().manual_seed(0)
         writer = RunWriter(tmp / str(batch))
         diag = Diagnostics(model).__enter__()
@@ -262,7 +264,7 @@ def _epochs(data, n: int, divisor: float = 255.0, batch: int = 32, compiled: boo
     """Seconds of each of n training epochs of a fresh model (no diagnostics)."""
     torch.manual_seed(0)
     model = build_model(128, "keras")
-    optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+    optimizer = torch_adam(model.parameters(), **OPT)
     forward = torch.compile(model) if compiled else model
     gen = torch.Generator().manual_seed(0)
     times = []
@@ -282,7 +284,7 @@ def choices_suite(args) -> dict:
                                "index_select": _per_call_us(lambda: data.train.x.index_select(0, idx), 20000)}}
     torch.manual_seed(0)
     model = build_model(128, "keras")
-    optimizer = make_optimizer(model, OPT, torch.device("cpu"))
+    optimizer = torch_adam(model.parameters(), **OPT)
     x, y = data.train.x[:32].float() / 255, data.train.y[:32]
 
     def step():

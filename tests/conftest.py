@@ -67,13 +67,11 @@ def fake_data(root: Path, device: str = "cpu"):
 
 
 def keras_adam(model: torch.nn.Module, device: str = "cpu") -> torch.optim.Optimizer:
-    """scalediag's optimizer with conf/config.yaml's settings (lr 1e-3, Keras' eps 1e-7)."""
-    from omegaconf import OmegaConf
+    """scalediag's torch optimizer with conf/optimizer/torch.yaml's settings (lr 1e-3, Keras' eps 1e-7); device:
+    where the model already is."""
+    from scalediag.optim import torch_adam
 
-    from scalediag.optim import make_optimizer
-
-    return make_optimizer(model, OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7}),
-                          torch.device(device))
+    return torch_adam(model.parameters(), lr=1e-3, betas=[0.9, 0.999], eps=1e-7)
 
 
 def fake_overrides(root: Path) -> list[str]:

@@ -68,3 +68,16 @@ def test_report_rebuilds_and_names_a_missing_run(sweep, tmp_path):
 def test_report_on_a_directory_without_runs(tmp_path):
     p = run_cli(["report", str(tmp_path)], cwd=tmp_path)
     assert p.returncode == 1 and "no run with a metrics.json" in p.stderr
+
+
+def test_per_layer_columns_come_from_the_runs_layers():
+    from scalediag.report import row, run_layers
+
+    diag = {"update/fc1/ratio": 1e-3, "update/fc2/ratio": 2e-3, "update/fc10/ratio": 3e-3}
+    run = {"dir": "d", "status": "completed", "config": {"seed": 0, "divisor": 255, "loss": {"name": "x"},
+                                                        "model": {"init": "keras"}, "optimizer": {"eps": 1e-7}},
+           "history": [{"epoch": 1, "seconds": 1.0, "diag": diag}]}
+    layers = run_layers([run])
+    assert layers == ["fc1", "fc2", "fc10"]
+    r = row(run, [], layers)
+    assert (r["update_ratio_fc1"], r["update_ratio_fc2"], r["update_ratio_fc10"]) == (1e-3, 2e-3, 3e-3)

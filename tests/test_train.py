@@ -90,73 +90,6 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
     assert result.item() == pytest.approx(statistics.fmean(m for m, _ in seen), rel=1e-6)
 
 
-def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_path, monkeypatch):
-    """Captured steps wait in a store of a few slots and are computed in bulk: a full store and a short last batch
-    (other shapes) each drain what waits first. Every step's event carries that step's loss, in step order."""
-    import scalediag.diagnostics as diagnostics
-    import scalediag.train as train
-    from scalediag.diagnostics import Diagnostics
-    from scalediag.losses import cross_entropy
-    from scalediag.model import build_model
-    from scalediag.writer import RunWriter
-
-    monkeypatch.setattr(diagnostics, "PENDING_BYTES", 3 * 57_000)  # 3 slots of a batch-100 capture (~56.5 KB)
-    data = fake_data(fake_root)
-    seen = []
-
-    def recording(logits, target, reduction):
-        loss = cross_entropy(logits, target, reduction=reduction)
-        seen.append(loss.item())
-        return loss
-
-    torch.manual_seed(0)
-    model = build_model(128, "keras")
-    optimizer = keras_adam(model)
-    gen = torch.Generator().manual_seed(0)
-    with RunWriter(tmp_path) as writer, Diagnostics(model) as diag:
-        monitor = train.StepMonitor(diag, writer, every=1)
-        take, drained = monitor.pending.take, []
-
-        def recording_take():
-            steps, capture = take()
-            drained.append(steps)
-            return steps, capture
-
-        monitor.pending.take = recording_take
-        for _ in range(2):  # 512 samples: 5 batches of 100, then 12
-            train.train_epoch(model, optimizer, recording, data.train, 255.0, 100, gen, monitor)
-            means = monitor.epoch_means()
-    # 3 slots full; the short batch's other shapes; the epoch's end
-    assert [steps for steps in drained if steps] == [[1, 2, 3], [4, 5], [6], [7, 8, 9], [10, 11], [12]]
-    logged = scalars(tmp_path, "loss/train_step")
-    assert [step for step, _ in logged] == list(range(1, 13))
-    assert [v for _, v in logged] == pytest.approx(seen, rel=1e-6)
-    assert means["loss/train_step"] == pytest.approx(sum(seen[6:]) / 6, rel=1e-6)
-
-
-@pytest.mark.parametrize("flush_seconds", [10, 0])
-def test_a_long_epoch_s_measured_steps_reach_tensorboard_while_it_runs(fake_root, tmp_path, monkeypatch, flush_seconds):
-    """Captured steps are computed and written at the epoch's end, or once they have waited FLUSH_SECONDS (0 here
-    stands for an epoch longer than that): then each logging step drains itself."""
-    import scalediag.train as train
-    from scalediag.diagnostics import Diagnostics
-    from scalediag.losses import cross_entropy
-    from scalediag.model import build_model
-    from scalediag.writer import RunWriter
-
-    monkeypatch.setattr(train, "FLUSH_SECONDS", flush_seconds)
-    data = fake_data(fake_root)
-    model = build_model(128, "keras")
-    with RunWriter(tmp_path) as writer, Diagnostics(model) as diag:
-        monitor = train.StepMonitor(diag, writer, every=4)
-        train.train_epoch(model, keras_adam(model), cross_entropy, data.train, 255.0, 32,
-                          torch.Generator().manual_seed(0), monitor)
-        writer.flush()  # the epoch has not ended: no epoch_means() yet
-        steps = scalar_steps(tmp_path, "loss/train_step")
-        assert steps == ([] if flush_seconds else [4, 8, 12, 16])  # 512 samples: 16 steps
-        assert monitor.pending.steps == ([4, 8, 12, 16] if flush_seconds else [])
-
-
 def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
     from scalediag.data import Split
     from scalediag.losses import cross_entropy
@@ -169,8 +102,6 @@ def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
     split = Split(torch.zeros(20, 28, 28, dtype=torch.uint8), torch.full((20,), 9))
     result = evaluate(model, cross_entropy, split, 255.0)
     assert result["never_predicted"] == 9 and result["test_acc"] == 1.0
-
-
 
 
 def test_each_run_of_one_process_writes_only_its_own_events(fake_root, tmp_path):
@@ -196,7 +127,7 @@ def test_diagnostics_do_not_change_the_numbers(fake_root, tmp_path):
 def test_thread_choice():
     import os
 
-    from scalediag.train import choose_threads
+    from scalediag.threads import choose_threads
 
     assert choose_threads(None, 32) == 1  # small batches: one thread is fastest and steadiest
     assert choose_threads(None, 4096) == (os.cpu_count() or 1)
@@ -207,7 +138,7 @@ def test_thread_choice():
 def test_the_run_reports_its_thread_count(fake_root, tmp_path):
     from threadpoolctl import threadpool_limits
 
-    from scalediag.train import blas_threads
+    from scalediag.threads import blas_threads
 
     with threadpool_limits(3, user_api="blas"):  # what numpy's BLAS has before the run: not the run's budget
         assert blas_threads() == 3
@@ -225,7 +156,8 @@ def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root, tmp_path):
     from scalediag.diagnostics import Diagnostics
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
-    from scalediag.train import StepMonitor, train_epoch
+    from scalediag.monitor import StepMonitor
+    from scalediag.train import train_epoch
     from scalediag.writer import RunWriter
 
     data = fake_data(fake_root, "cuda")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -15,7 +14,9 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, open_dict
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")  # the repository's conf/ (editable install)
+from .config import CONF_DIR
+from .threads import thread_budget
+
 log = logging.getLogger("scalediag")
 
 
@@ -23,22 +24,9 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt  # a scheduler's SIGTERM: keep what was done, exactly as for Ctrl-C
 
 
-def thread_budget(launcher: DictConfig) -> int:
-    """Cores one job may use: all of them, or its share when a launcher runs jobs side by side."""
-    cores = os.cpu_count() or 1
-    target = launcher.get("_target_", "")
-    if "joblib" in target:
-        n_jobs = launcher.get("n_jobs") or -1
-        parallel = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)  # joblib: -1 = all cores, -2 = all but one
-        return max(1, cores // min(parallel, cores))
-    if "submitit" in target and launcher.get("cpus_per_task"):
-        return int(launcher.cpus_per_task)  # what the scheduler allotted to the task
-    return cores
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def app(cfg: DictConfig) -> float | None:
-    from .callbacks import check_or_exit
+    from .hydra_callbacks import check_or_exit
     from .train import run
 
     # the configuration again (a launcher may start jobs on another machine); the data is checked as it loads

@@ -9,9 +9,18 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-LOSSES = ("cross_entropy", "keras_clipped")
-INITS = ("keras", "torch")
+from .model import INITS
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"  # the repository's conf/ (editable install)
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def members(group: str) -> tuple[str, ...]:
+    """The choices of a config group: its YAML files. A new loss is one file in conf/loss/ and one class."""
+    return tuple(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
+
+
+LOSSES = members("loss")
 
 
 class ConfigError(ValueError):

@@ -48,6 +48,10 @@ class Data:
     test: Split
 
 
+def scaled(x: torch.Tensor, divisor: float) -> torch.Tensor:
+    return x.div(divisor)  # uint8 [B, 28, 28] -> float32, what the network sees; as x.float() / divisor, one kernel
+
+
 def raw_dir(root: str | Path) -> Path:
     return Path(root).expanduser() / "FashionMNIST" / "raw"
 

@@ -4,7 +4,7 @@ A measured step is captured, not computed: `collect()` hands back its raw measur
 its pre-activations, logits and labels) and `statistics()` turns one capture, or n captures stacked along a first
 dimension, into values. Why: the kernels of a logging step run with caches that the 49 plain steps before it have
 filled with other work, 10-20 us each here, so the ~40 kernels of its statistics cost more at each step than all of
-them once per epoch over the stacked captures (train.StepMonitor). The statistics are small pure functions over
+them once per epoch over the stacked captures (monitor.StepMonitor). The statistics are small pure functions over
 [..., B, X] tensors, one kernel per statistic whatever the leading dimensions, each tested on a hand-made tensor.
 Hooks are registered by `arm()` for one step and removed by `collect()`: the steps between two logging points run
 the model exactly as without diagnostics (a module with hooks takes PyTorch's slower call path: +1-2% per step,
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import tags
 from .losses import KERAS_EPSILON
 
 
@@ -69,45 +70,6 @@ class Capture:
 
     norm_tags: tuple[str, ...]
     tensors: dict[str, torch.Tensor]
-
-
-PENDING_BYTES = 16 << 20  # at most this much device memory holds captured steps (64 slots at batch 32 take 1.1 MB)
-
-
-class Pending:
-    """Captures of measured steps, kept on the device until taken (train.StepMonitor.drain), copied into buffers
-    allocated once (slots x each tensor's shape): nothing is allocated per capture (small blocks kept alive split the
-    large ones the steps free: page faults, see train.train_epoch), and the statistics run once over all of them."""
-
-    def __init__(self):
-        self.layout, self.buffers, self.steps = None, {}, []
-
-    def add(self, step: int, capture: Capture) -> bool:
-        """Keep a copy of capture; False, keeping nothing, when full or when its shapes differ from those pending."""
-        layout = (capture.norm_tags, [(k, v.shape, v.dtype, v.device) for k, v in capture.tensors.items()])
-        if layout != self.layout:
-            if self.steps:
-                return False
-            self._allocate(layout, capture)
-        if len(self.steps) == len(self.buffers["norms"]):  # every slot taken
-            return False
-        for key, value in capture.tensors.items():
-            self.buffers[key][len(self.steps)].copy_(value)
-        self.steps.append(step)
-        return True
-
-    def _allocate(self, layout, capture: Capture) -> None:
-        size = sum(v.numel() * v.element_size() for v in capture.tensors.values())
-        slots = max(1, min(64, PENDING_BYTES // max(1, size)))
-        self.buffers = {k: v.new_empty((slots, *v.shape)) for k, v in capture.tensors.items()}
-        self.layout = layout
-
-    def take(self) -> tuple[list[int], Capture | None]:
-        """The pending steps and their captures stacked ([n, ...] views of the buffers, valid until the next add)."""
-        steps, self.steps = self.steps, []
-        if not steps:
-            return [], None
-        return steps, Capture(self.layout[0], {k: b[: len(steps)] for k, b in self.buffers.items()})
 
 
 class Diagnostics:
@@ -184,23 +146,23 @@ class Diagnostics:
 
     def collect(self) -> Capture:
         """The armed step's raw measurements; removes the hooks. Besides the norms, references only: a caller that
-        keeps a capture beyond the step copies it (train.Pending)."""
+        keeps a capture beyond the step copies it (monitor.Pending)."""
         self._detach()
-        tags, norms = self._norms()
+        names, norms = self._norms()
         tensors = {"norms": torch.stack(norms)}
         tensors.update({key: self.seen[key] for key in ("preact", "logits") if key in self.seen})
         if "logits" in tensors and self.target is not None:
             tensors["target"] = self.target
         self.seen, self.target, self.before = {}, None, {}
-        return Capture(tuple(tags), tensors)
+        return Capture(tuple(names), tensors)
 
     def _norms(self) -> tuple[list[str], list[torch.Tensor]]:
         """Every norm the step needs, from one _foreach_norm call once the weight change is formed in place."""
         plain: dict[str, torch.Tensor] = {}  # tag -> tensor whose 2-norm is the statistic
         for name, m in self.linears.items():
-            plain[f"weights/{name}/norm"], plain[f"bias/{name}/norm"] = m.weight.detach(), m.bias.detach()
+            plain[tags.weight_norm(name)], plain[tags.bias_norm(name)] = m.weight.detach(), m.bias.detach()
             if m.weight.grad is not None:
-                plain[f"grad/{name}/norm"] = m.weight.grad
+                plain[tags.grad_norm(name)] = m.weight.grad
         out_grads = {name: self.seen[f"output_grad/{name}"] for name in self.linears
                      if f"output_grad/{name}" in self.seen}
         moved = list(self.before.values())
@@ -210,8 +172,8 @@ class Diagnostics:
         if out_grads:  # rms = ||g|| / sqrt(numel)
             torch._foreach_div_(norms[len(plain) : len(plain) + len(out_grads)],
                                 [math.sqrt(g.numel()) for g in out_grads.values()])
-        tags = [*plain, *(f"grad/{n}/output_rms" for n in out_grads), *(f"moved/{n}" for n in self.before)]
-        return tags, list(norms)
+        names = [*plain, *(tags.output_rms(n) for n in out_grads), *(f"moved/{n}" for n in self.before)]
+        return names, list(norms)
 
     def statistics(self, capture: Capture) -> dict[str, torch.Tensor]:
         """Tagged values of one capture (0-dim tensors), or of n stacked captures ([n] tensors)."""
@@ -219,17 +181,17 @@ class Diagnostics:
         for tag, norm in zip(capture.norm_tags, t["norms"].unbind(dim=-1)):
             if tag.startswith("moved/"):
                 name = tag.removeprefix("moved/")
-                stats[f"update/{name}/ratio"] = norm / stats[f"weights/{name}/norm"]  # ||w - w_armed|| / ||w||
+                stats[tags.update_ratio(name)] = norm / stats[tags.weight_norm(name)]  # ||w - w_armed|| / ||w||
             else:
                 stats[tag] = norm
         if "preact" in t:
-            stats.update({f"act/hidden/{k}": v for k, v in preact_stats(t["preact"]).items()})
-            stats["relu/dead_fraction_batch"] = dead_fraction(t["preact"])
+            stats.update({tags.hidden(k): v for k, v in preact_stats(t["preact"]).items()})
+            stats[tags.DEAD_BATCH] = dead_fraction(t["preact"])
         if "logits" in t:
-            stats.update({f"logits/{k}": v for k, v in logit_stats(t["logits"]).items()})
+            stats.update({tags.logits(k): v for k, v in logit_stats(t["logits"]).items()})
             if "target" in t:
                 fractions = prob_fractions(t["logits"], t["target"], self.clip_eps)
-                stats.update({f"probs/{k}": v for k, v in fractions.items()})
+                stats.update({tags.probs(k): v for k, v in fractions.items()})
         return stats
 
     @torch.no_grad()
@@ -242,8 +204,8 @@ class Diagnostics:
         capture = self.collect()
         self.model.train(was_training)
         stats = self.statistics(capture)
-        stats["relu/dead_fraction"] = stats.pop("relu/dead_fraction_batch")  # over the probe set: the usual "dead"
-        hists = {"act/hidden/preact": capture.tensors["preact"], "logits": capture.tensors["logits"]}
+        stats[tags.DEAD] = stats.pop(tags.DEAD_BATCH)  # over the probe set: the usual "dead"
+        hists = {tags.PREACT: capture.tensors["preact"], tags.LOGITS: capture.tensors["logits"]}
         for name, m in self.linears.items():
-            hists[f"weights/{name}"], hists[f"bias/{name}"] = m.weight.detach(), m.bias.detach()
+            hists[tags.weights(name)], hists[tags.bias(name)] = m.weight.detach(), m.bias.detach()
         return stats, hists

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
 
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): the clamp of the question's loss; -ln(1e-7) = 16.118
 
@@ -30,9 +29,23 @@ def keras_clipped(logits: torch.Tensor, target: torch.Tensor, eps: float = KERAS
     return REDUCE[reduction](-p_true.clamp(eps, 1 - eps).log())
 
 
-def get_loss(cfg: DictConfig):
-    if cfg.name == "cross_entropy":
-        return cross_entropy
-    if cfg.name == "keras_clipped":
-        return functools.partial(keras_clipped, eps=cfg.clip_eps)
-    raise ValueError(f"unknown loss {cfg.name!r}")
+@dataclass(frozen=True)
+class CrossEntropy:
+    """conf/loss/cross_entropy.yaml: the exact loss; the clipped fraction is still measured at Keras' clamp."""
+
+    name: str = "cross_entropy"
+    clip_eps: float = KERAS_EPSILON
+
+    def __call__(self, logits: torch.Tensor, target: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+        return cross_entropy(logits, target, reduction)
+
+
+@dataclass(frozen=True)
+class KerasClipped:
+    """conf/loss/keras_clipped.yaml: the question's Keras loss, clamped at clip_eps."""
+
+    name: str = "keras_clipped"
+    clip_eps: float = KERAS_EPSILON
+
+    def __call__(self, logits: torch.Tensor, target: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+        return keras_clipped(logits, target, self.clip_eps, reduction)

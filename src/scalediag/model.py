@@ -25,11 +25,17 @@ def init_keras_(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def init_torch_(model: nn.Module) -> None:
+    """nn.Linear's own default, kept as built: weights and biases U(+-1/sqrt(fan_in))."""
+
+
+INITS = {"keras": init_keras_, "torch": init_torch_}  # model.init
+
+
 def build_model(hidden: int, init: str) -> MLP:
-    """init='torch' keeps nn.Linear's default: weights and biases U(+-1/sqrt(fan_in))."""
+    """conf/model/mlp.yaml's _target_."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}, one of {', '.join(INITS)}")
     model = MLP(hidden)
-    if init == "keras":
-        init_keras_(model)
-    elif init != "torch":
-        raise ValueError(f"unknown init {init!r}")
+    INITS[init](model)
     return model

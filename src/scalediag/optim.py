@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import torch
-from omegaconf import DictConfig
 
 
-def make_optimizer(model: torch.nn.Module, cfg: DictConfig, device: torch.device) -> torch.optim.Optimizer:
+def torch_adam(params, lr: float, betas, eps: float) -> torch.optim.Adam:
+    """conf/optimizer/torch.yaml's _target_: torch.optim.Adam, eps added to the bias-corrected sqrt(v_hat)."""
+    params = list(params)
     # fused Adam: one kernel for all parameters (measured 1.35 -> 1.02 s/epoch on CPU); same update rule as Adam
-    return torch.optim.Adam(
-        model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=device.type in ("cpu", "cuda")
-    )
+    fused = params[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), eps=eps, fused=fused)
 
 
 class FusedAdamStep:

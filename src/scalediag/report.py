@@ -13,14 +13,16 @@ import re
 import statistics
 from pathlib import Path
 
-from .diagnosis import best_runs, diagnose, healthy_summary, last_diag
+from . import tags
 from .files import write_json_atomic, write_text_atomic
+from .rules import best_runs, diagnose, healthy_summary, last_diag
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
 JOBS_FILE = "jobs.json"
+# summary.csv: these, then update_ratio_<layer> for each layer of the runs, then the last two
 COLUMNS = ("run", "status", "seed", "divisor", "loss", "init", "eps", "epochs", "train_loss", "test_loss", "test_acc",
-           "never_predicted", "init_loss", "init_preact_std", "dead_fraction", "clipped_fraction", "update_ratio_fc1",
-           "update_ratio_fc2", "seconds_per_epoch", "findings")
+           "never_predicted", "init_loss", "init_preact_std", "dead_fraction", "clipped_fraction")
+LAST_COLUMNS = ("seconds_per_epoch", "findings")
 
 
 def collect(sweep_dir: Path) -> list[dict]:
@@ -64,7 +66,12 @@ def _sort_key(text: str):
     return key
 
 
-def row(run: dict, findings: list) -> dict:
+def run_layers(runs: list[dict]) -> list[str]:
+    """Every layer with an update ratio in any run's last epoch, in model order."""
+    return tags.layers({tag for run in runs for tag in last_diag(run)})
+
+
+def row(run: dict, findings: list, layers: list[str]) -> dict:
     cfg, final, history = run["config"], run.get("final") or {}, run.get("history") or []
     init, last = run.get("init") or {}, last_diag(run)
     seconds = [h["seconds"] for h in history if h.get("seconds") is not None]
@@ -73,9 +80,9 @@ def row(run: dict, findings: list) -> dict:
         "loss": cfg["loss"]["name"], "init": cfg["model"]["init"], "eps": cfg["optimizer"]["eps"],
         "epochs": len(history), "train_loss": final.get("train_loss"), "test_loss": final.get("test_loss"),
         "test_acc": final.get("test_acc"), "never_predicted": final.get("never_predicted"),
-        "init_loss": init.get("loss/init"), "init_preact_std": init.get("act/hidden/preact_std"),
-        "dead_fraction": last.get("relu/dead_fraction"), "clipped_fraction": last.get("probs/clipped_fraction"),
-        "update_ratio_fc1": last.get("update/fc1/ratio"), "update_ratio_fc2": last.get("update/fc2/ratio"),
+        "init_loss": init.get(tags.LOSS_INIT), "init_preact_std": init.get(tags.PREACT_STD),
+        "dead_fraction": last.get(tags.DEAD), "clipped_fraction": last.get(tags.CLIPPED),
+        **{f"update_ratio_{layer}": last.get(tags.update_ratio(layer)) for layer in layers},
         "seconds_per_epoch": statistics.median(seconds) if seconds else None,
         "findings": ";".join(f.rule for f in findings) or "healthy",
     }
@@ -129,9 +136,9 @@ def diagnoses(runs: list[dict], findings: dict[int, list]) -> dict[str, list[str
     return out
 
 
-def _csv(rows: list[dict]) -> str:
+def _csv(rows: list[dict], layers: list[str]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer = csv.DictWriter(buf, fieldnames=[*COLUMNS, *(f"update_ratio_{layer}" for layer in layers), *LAST_COLUMNS])
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
@@ -154,15 +161,16 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
                                 + (f" (expected: {', '.join(absent)})" if absent else ""))
     best = best_runs(runs)
     findings = {id(r): diagnose(r, best[id(r)]) if r["status"] == "completed" else [] for r in runs}
-    rows = [row(r, findings[id(r)]) for r in runs]
+    layers = run_layers(runs)
+    rows = [row(r, findings[id(r)], layers) for r in runs]
     labels = [label(r) for r in runs]
-    write_text_atomic(sweep_dir / "summary.csv", _csv(rows))
+    write_text_atomic(sweep_dir / "summary.csv", _csv(rows, layers))
     completed = [(r, lab) for r, lab in zip(rows, labels) if r["status"] == "completed"]
     text = table(aggregate([r for r, _ in completed], [lab for _, lab in completed]))
     lines = diagnoses(runs, findings)
     problems = {n: ["MISSING: no metrics.json (the job never started or was killed)"] for n in absent}
     problems.update({run_name(r): [r["status"].upper()] for r in runs if r["status"] != "completed"})
-    plots = write_plots(runs, labels, sweep_dir)
+    plots = write_plots(runs, labels, sweep_dir, layers)
     md = [f"# scalediag sweep {sweep_dir.name}\n", "Final metrics of the completed runs, mean ± standard deviation "
           "over seeds (n runs).\n", text, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
     if problems:

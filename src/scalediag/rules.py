@@ -8,14 +8,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import tags
+from .losses import KERAS_EPSILON
+
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
-NEG_LN_EPS = -math.log(1e-7)  # 16.118: the loss of a sample at Keras' probability clamp
 
 INIT_LOSS_MAX = 2 * LN10  # initial loss above this: logits too large at initialization
 PREACT_STD_MAX = 10.0  # hidden pre-activation std at init above this: inputs not scaled for the initialization
 DEAD_MAX = 0.5  # share of hidden units dead on the probe set
-CLIPPED_MIN = 0.05  # share of samples with p_true < 1e-7 worth naming
-PLATEAU_TOLERANCE = 0.15  # |loss - clipped x 16.118| within this share of the loss: the clip explains the plateau
+CLIPPED_MIN = 0.05  # share of samples with p_true below the clip eps worth naming
+PLATEAU_TOLERANCE = 0.15  # |loss - clipped x -ln(eps)| within this share of the loss: the clip explains the plateau
 UPDATE_RATIO_RANGE = (1e-4, 1e-2)  # Adam's ||dw||/||w|| per step; about 1e-3 is the usual healthy value
 SLOWER_FACTOR = 1.05  # final training loss this much above the sweep's best comparable run
 
@@ -34,19 +36,28 @@ def last_diag(run: dict) -> dict:
     return (history[-1].get("diag") or {}) if history else {}
 
 
+def clip_eps(run: dict) -> float:
+    """The clip eps the run's clipped fraction was measured at: its loss's, else Keras' 1e-7."""
+    return run["config"]["loss"].get("clip_eps", KERAS_EPSILON)
+
+
+def _eps(eps: float) -> str:
+    return f"{eps:.0e}".replace("e-0", "e-")  # 1e-07 -> 1e-7
+
+
 def init_loss(run: dict) -> list[Finding]:
     init = run.get("init") or {}
-    loss = init.get("loss/init")
+    loss = init.get(tags.LOSS_INIT)
     if loss is None or loss <= INIT_LOSS_MAX:
         return []
-    max_abs = max(abs(init.get("logits/min", 0.0)), abs(init.get("logits/max", 0.0)))
+    max_abs = max(abs(init.get(tags.LOGITS_MIN, 0.0)), abs(init.get(tags.LOGITS_MAX, 0.0)))
     return [Finding("init_loss", f"initial loss {loss:.3g} is far above ln(10) = 2.303 (threshold "
                     f"{INIT_LOSS_MAX:.2f}): the logits are too large at initialization (max |logit| {max_abs:.3g})",
                     loss, INIT_LOSS_MAX)]
 
 
 def preact_scale(run: dict) -> list[Finding]:
-    std = (run.get("init") or {}).get("act/hidden/preact_std")
+    std = (run.get("init") or {}).get(tags.PREACT_STD)
     if std is None or std <= PREACT_STD_MAX:
         return []
     return [Finding("preact_scale", f"hidden pre-activations at init have std {std:.3g} (threshold "
@@ -55,7 +66,7 @@ def preact_scale(run: dict) -> list[Finding]:
 
 
 def dead_relus(run: dict) -> list[Finding]:
-    fractions = [(h["epoch"], (h.get("diag") or {}).get("relu/dead_fraction")) for h in run.get("history") or []]
+    fractions = [(h["epoch"], (h.get("diag") or {}).get(tags.DEAD)) for h in run.get("history") or []]
     over = [(e, f) for e, f in fractions if f is not None and f > DEAD_MAX]
     if not over:
         return []
@@ -66,19 +77,21 @@ def dead_relus(run: dict) -> list[Finding]:
 
 
 def clipped(run: dict) -> list[Finding]:
-    fraction = last_diag(run).get("probs/clipped_fraction")
+    fraction = last_diag(run).get(tags.CLIPPED)
     if fraction is None or fraction < CLIPPED_MIN:
         return []
     final = run.get("final") or {}
     loss, k = final.get("train_loss"), final.get("never_predicted")
-    plateau = fraction * NEG_LN_EPS
+    eps = clip_eps(run)
+    at_clip = -math.log(eps)  # the loss of a sample at the clamp: 16.118 for Keras' 1e-7
+    plateau = fraction * at_clip
     if run["config"]["loss"]["name"] == "keras_clipped" and loss is not None and \
             abs(loss - plateau) <= PLATEAU_TOLERANCE * loss:
-        return [Finding("clip_plateau", f"loss plateau at {loss:.3f} = clipped fraction {fraction:.3f} x 16.118 "
-                        f"(= {plateau:.3f}): {fraction:.0%} of the samples sit at the probability clip (p_true < "
-                        f"1e-7, threshold {CLIPPED_MIN:.0%}) and pass no gradient, so the loss cannot move; the "
-                        f"model predicts no sample as {k} of the 10 classes", fraction, CLIPPED_MIN)]
-    return [Finding("overconfident", f"{fraction:.0%} of the samples have p_true < 1e-7 (threshold "
+        return [Finding("clip_plateau", f"loss plateau at {loss:.3f} = clipped fraction {fraction:.3f} x "
+                        f"{at_clip:.3f} (= {plateau:.3f}): {fraction:.0%} of the samples sit at the probability "
+                        f"clip (p_true < {_eps(eps)}, threshold {CLIPPED_MIN:.0%}) and pass no gradient, so the loss "
+                        f"cannot move; the model predicts no sample as {k} of the 10 classes", fraction, CLIPPED_MIN)]
+    return [Finding("overconfident", f"{fraction:.0%} of the samples have p_true < {_eps(eps)} (threshold "
                     f"{CLIPPED_MIN:.0%}): confidently wrong; {run['config']['loss']['name']} still passes them "
                     f"a gradient (Keras' clamp would not)", fraction, CLIPPED_MIN)]
 
@@ -86,9 +99,10 @@ def clipped(run: dict) -> list[Finding]:
 def update_ratio(run: dict) -> list[Finding]:
     low, high = UPDATE_RATIO_RANGE
     found = []
-    for tag, ratio in sorted(last_diag(run).items()):
-        if tag.startswith("update/") and ratio is not None and not low <= ratio <= high:
-            layer = tag.split("/")[1]
+    diag = last_diag(run)
+    for layer in tags.layers(diag):
+        ratio = diag[tags.update_ratio(layer)]
+        if ratio is not None and not low <= ratio <= high:
             size = "too large" if ratio > high else "too small"
             threshold = high if ratio > high else low
             found.append(Finding("update_ratio", f"{layer}: Adam's steps are {size} for its weights: "
@@ -130,9 +144,9 @@ def best_runs(runs: list[dict]) -> dict[int, dict]:
 
 def healthy_summary(run: dict) -> str:
     init, last = run.get("init") or {}, last_diag(run)
-    parts = [f"initial loss {init['loss/init']:.2f} (ln 10 = 2.30)" if "loss/init" in init else None,
-             f"pre-activation std at init {init['act/hidden/preact_std']:.2f}"
-             if "act/hidden/preact_std" in init else None,
-             f"dead ReLUs {last['relu/dead_fraction']:.0%}" if "relu/dead_fraction" in last else None,
-             f"update ratio fc1 {last['update/fc1/ratio']:.1e}" if "update/fc1/ratio" in last else None]
+    first = next(iter(tags.layers(last)), None)
+    parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln 10 = 2.30)" if tags.LOSS_INIT in init else None,
+             f"pre-activation std at init {init[tags.PREACT_STD]:.2f}" if tags.PREACT_STD in init else None,
+             f"dead ReLUs {last[tags.DEAD]:.0%}" if tags.DEAD in last else None,
+             f"update ratio {first} {last[tags.update_ratio(first)]:.1e}" if first else None]
     return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"

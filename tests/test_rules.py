@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from scalediag import diagnosis as d
+from scalediag import rules as d
 
 
 def healthy(name="divisor=255", divisor=255, loss="cross_entropy", seed=0, train=(0.50, 0.38, 0.34, 0.31, 0.29)):
@@ -104,3 +104,22 @@ def test_runs_without_diagnostics_are_not_misread():
     for h in run["history"]:
         del h["diag"]
     assert d.diagnose(copy.deepcopy(run)) == []
+
+
+def test_the_plateau_rule_follows_the_run_s_clip_eps():
+    """A run clamped at 1e-4 sits at clipped fraction x -ln(1e-4) = x 9.210, not at Keras' x 16.118."""
+    run = healthy(divisor=1, loss="keras_clipped", train=(8.4, 8.289, 8.289, 8.289, 8.289))
+    run["config"]["loss"]["clip_eps"] = 1e-4
+    run["history"][-1]["diag"]["probs/clipped_fraction"] = 0.9
+    (f,) = d.clipped(run)
+    assert f.rule == "clip_plateau"
+    assert "clipped fraction 0.900 x 9.210 (= 8.289)" in f.message and "p_true < 1e-4" in f.message
+    run["config"]["loss"]["clip_eps"] = 1e-7  # the same numbers under Keras' clamp: 0.9 x 16.118 = 14.5, no plateau
+    assert [g.rule for g in d.clipped(run)] != ["clip_plateau"]
+
+
+def test_update_ratio_rule_reads_every_layer_of_the_run():
+    run = healthy()
+    run["history"][-1]["diag"].update({"update/fc3/ratio": 0.5, "update/fc10/ratio": 1e-3})
+    (f,) = d.update_ratio(run)
+    assert f.message.startswith("fc3: Adam's steps are too large")

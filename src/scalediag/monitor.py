@@ -1,0 +1,163 @@
+"""When a step is measured, where its capture waits, when the captures are drained; and the probe set.
+
+A logging step only captures (diagnostics.Diagnostics.collect); the captures wait on the device in `Pending` and are
+turned into statistics, brought to the host and written to TensorBoard in bulk by `StepMonitor.drain()`: at each
+epoch's end, and after FLUSH_SECONDS so that a long epoch still shows its steps while it runs. So no step syncs with
+the device. `Probe` measures a fixed set of training images at init and at each epoch's end.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+from omegaconf import DictConfig
+
+from . import tags
+from .data import Split, scaled
+from .diagnostics import Capture, Diagnostics
+from .writer import FLUSH_SECONDS, RunWriter, to_floats, to_rows
+
+PENDING_BYTES = 16 << 20  # at most this much device memory holds captured steps (64 slots at batch 32 take 1.1 MB)
+
+
+class Diverged(RuntimeError):
+    def __init__(self, what: str, step: int):
+        super().__init__(f"non-finite {what} at step {step}")
+        self.step = step
+
+
+class Pending:
+    """Captures of measured steps, kept on the device until taken (StepMonitor.drain), copied into buffers
+    allocated once (slots x each tensor's shape): nothing is allocated per capture (small blocks kept alive split the
+    large ones the steps free: page faults, see train.train_epoch), and the statistics run once over all of them."""
+
+    def __init__(self):
+        self.layout, self.buffers, self.steps = None, {}, []
+
+    def add(self, step: int, capture: Capture) -> bool:
+        """Keep a copy of capture; False, keeping nothing, when full or when its shapes differ from those pending."""
+        layout = (capture.norm_tags, [(k, v.shape, v.dtype, v.device) for k, v in capture.tensors.items()])
+        if layout != self.layout:
+            if self.steps:
+                return False
+            self._allocate(layout, capture)
+        if len(self.steps) == len(self.buffers["norms"]):  # every slot taken
+            return False
+        for key, value in capture.tensors.items():
+            self.buffers[key][len(self.steps)].copy_(value)
+        self.steps.append(step)
+        return True
+
+    def _allocate(self, layout, capture: Capture) -> None:
+        size = sum(v.numel() * v.element_size() for v in capture.tensors.values())
+        slots = max(1, min(64, PENDING_BYTES // max(1, size)))
+        self.buffers = {k: v.new_empty((slots, *v.shape)) for k, v in capture.tensors.items()}
+        self.layout = layout
+
+    def take(self) -> tuple[list[int], Capture | None]:
+        """The pending steps and their captures stacked ([n, ...] views of the buffers, valid until the next add)."""
+        steps, self.steps = self.steps, []
+        if not steps:
+            return [], None
+        return steps, Capture(self.layout[0], {k: b[: len(steps)] for k, b in self.buffers.items()})
+
+
+class StepMonitor:
+    """Every n-th step: arm the diagnostics before the forward pass, capture the step after the update.
+
+    Also keeps, per epoch, the mean of each statistic over its logging steps (for metrics.json and the report).
+    """
+
+    def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0):
+        self.diag, self.writer, self.every = diag, writer, every
+        self.step = step
+        self.pending = Pending()
+        self.drained = time.monotonic()
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def start_step(self, target: torch.Tensor) -> bool:
+        self.step += 1
+        if self.step % self.every:
+            return False
+        self.diag.arm(target)
+        return True
+
+    def end_step(self, loss: torch.Tensor) -> None:
+        capture = self.diag.collect()
+        capture.tensors["loss"] = loss.detach()
+        if not self.pending.add(self.step, capture):
+            self.drain()
+            self.pending.add(self.step, capture)
+        if time.monotonic() - self.drained > FLUSH_SECONDS:
+            self.drain()
+
+    def drain(self) -> None:
+        """The pending steps' statistics, one transfer to the host, one event per step. Raises Diverged at the first
+        step with a non-finite loss, logit or weight statistic, after writing that step's event."""
+        self.drained = time.monotonic()
+        steps, capture = self.pending.take()
+        if not steps:
+            return
+        stats = {tags.LOSS_TRAIN_STEP: capture.tensors["loss"], **self.diag.statistics(capture)}
+        for step, values in zip(steps, to_rows(stats)):
+            self.writer.scalars(values, step)
+            for tag, v in values.items():
+                if tag.startswith(tags.DIVERGENCE_PREFIXES) and not math.isfinite(v):
+                    raise Diverged(tag, step)
+                self.sums[tag] = self.sums.get(tag, 0.0) + v
+                self.counts[tag] = self.counts.get(tag, 0) + 1
+
+    def epoch_means(self) -> dict[str, float]:
+        self.drain()
+        means = {tag: self.sums[tag] / self.counts[tag] for tag in self.sums}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+class Probe:
+    """A fixed set of training images (the first probe_size), measured at init and at each epoch's end."""
+
+    def __init__(self, diag: Diagnostics, split: Split, size: int, divisor: float, loss_fn):
+        self.diag, self.loss_fn = diag, loss_fn
+        self.x, self.y = scaled(split.x[:size], divisor), split.y[:size]
+
+    def measure(self, writer: RunWriter, step: int, at_init: bool = False) -> dict[str, float]:
+        stats, hists = self.diag.probe(self.x, self.y)
+        stats[tags.LOSS_PROBE] = self.loss_fn(hists[tags.LOGITS], self.y, reduction="mean")
+        writer.histograms(hists, step)
+        if at_init:  # before any update: the scale the network starts from, to hold against ln(10) = 2.303
+            stats[tags.LOSS_INIT] = stats.pop(tags.LOSS_PROBE)
+            return writer.scalars(stats, step)
+        values = to_floats(stats)
+        writer.scalars({tags.DEAD: values[tags.DEAD]}, step)
+        return values
+
+
+class RunMonitor:
+    """What `diag.*` asks of one run: the step monitor and the probe, or nothing when diag.enabled is false."""
+
+    def __init__(self, cfg: DictConfig, model, writer: RunWriter, split: Split, divisor: float, loss_fn,
+                 clip_eps: float, step: int):
+        self.writer = writer
+        self.diag = Diagnostics(model, clip_eps) if cfg.enabled else None
+        self.steps = StepMonitor(self.diag, writer, cfg.every_n_steps, step) if cfg.enabled else None
+        self.probe = Probe(self.diag, split, cfg.probe_size, divisor, loss_fn) if cfg.enabled else None
+
+    def __enter__(self) -> "RunMonitor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.diag is not None:
+            self.diag.__exit__(*exc)
+
+    def at_init(self) -> dict[str, float] | None:
+        return self.probe.measure(self.writer, step=0, at_init=True) if self.probe else None
+
+    def at_epoch_end(self, step: int) -> dict[str, float] | None:
+        """The epoch's step means and the probe set's statistics; None without diagnostics."""
+        if self.probe is None:
+            return None
+        return {**self.steps.epoch_means(), **self.probe.measure(self.writer, step)}

@@ -1,0 +1,87 @@
+"""metrics.json, the run's record: one schema, written through one object, always whole (atomic).
+
+    status        running | completed | diverged | failed | interrupted
+    name, config  the run's name (Hydra's override_dirname) and its resolved configuration
+    init          the probe set's statistics before any update (null without diagnostics)
+    history       per finished epoch: epoch, train_loss, test_loss, test_acc, never_predicted, seconds, [diag]
+    final         the last epoch's train_loss, test_loss, test_acc, never_predicted (null before the first)
+    device, threads, blas_threads, versions
+    epoch, step, error   where a run stopped early: the epoch in progress, the step, what happened
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from . import __version__
+from .files import write_json_atomic
+
+METRICS = "metrics.json"
+FINAL_KEYS = ("train_loss", "test_loss", "test_acc", "never_predicted")
+
+
+class Record:
+    def __init__(self, out_dir: Path, name: str, cfg: DictConfig):
+        self.path = Path(out_dir) / METRICS
+        self.data = {"status": "running", "name": name, "config": OmegaConf.to_container(cfg, resolve=True),
+                     "init": None, "history": [], "final": None, "device": None, "threads": None,
+                     "blas_threads": None, "versions": versions()}
+
+    @property
+    def history(self) -> list[dict]:
+        return self.data["history"]
+
+    def update(self, **fields) -> None:
+        self.data.update(fields)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.data["epoch"] = epoch  # the epoch in progress, for the record of a fault
+
+    def end_epoch(self, result: dict) -> None:
+        self.history.append(result)
+        self.data["final"] = {k: result[k] for k in FINAL_KEYS}
+
+    def restore(self, init: dict | None, history: list[dict]) -> None:
+        """What a checkpoint kept of the epochs before it."""
+        self.data["init"] = init
+        for result in history:
+            self.end_epoch(result)
+
+    def completed(self) -> None:
+        self.data.pop("epoch", None)
+        self.data["status"] = "completed"
+
+    def stopped(self, status: str, error: str, step: int | None = None) -> None:
+        """diverged, failed or interrupted: the epoch it was in, the step where known, what happened."""
+        self.data.update(status=status, epoch=self.data.pop("epoch", None), error=error)
+        if step is not None:
+            self.data["step"] = step
+
+    def write(self) -> None:
+        write_json_atomic(self.path, self.data)
+
+
+def versions() -> dict:
+    import hydra
+    import numpy
+    import torch
+    import torchvision
+
+    return {
+        "scalediag": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "hydra": hydra.__version__,
+    }
+
+
+def hparams(cfg: DictConfig) -> dict:
+    """The keys TensorBoard's HParams dashboard sorts runs by."""
+    return {"divisor": float(cfg.divisor), "optimizer.eps": float(cfg.optimizer.eps), "optimizer.lr":
+            float(cfg.optimizer.lr), "loss": cfg.loss.name, "model.init": cfg.model.init, "seed": cfg.seed,
+            "train.batch_size": cfg.train.batch_size}

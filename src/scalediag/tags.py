@@ -1,0 +1,79 @@
+"""The name of every measured quantity, defined once.
+
+These strings are the schema shared by the diagnostics (which produce them), TensorBoard, each epoch's `diag` in
+metrics.json, the diagnosis rules, the report's columns and plots, and the tests. Per-layer names take the name of
+the model's Linear module (fc1, fc2, ...); `layers()` reads them back from a record.
+"""
+
+from __future__ import annotations
+
+import re
+
+# per epoch, and the learning curves
+LOSS_TRAIN, LOSS_TEST, ACC_TEST = "loss/train", "loss/test", "acc/test"
+LOSS_TRAIN_STEP = "loss/train_step"  # each logging step's batch loss
+LOSS_INIT = "loss/init"  # the probe set's loss before any update: against ln(10) = 2.303
+LOSS_PROBE = "loss/probe"  # the probe set's loss at an epoch's end
+
+
+
+def hidden(stat: str) -> str:  # a statistic of the hidden layer's pre-activations (the ReLU's input)
+    return f"act/hidden/{stat}"
+
+
+def logits(stat: str) -> str:  # a statistic of the network's output
+    return f"logits/{stat}"
+
+
+def probs(stat: str) -> str:  # a statistic of the softmax probabilities
+    return f"probs/{stat}"
+
+
+PREACT = hidden("preact")  # histogram
+PREACT_MEAN, PREACT_STD, PREACT_MAX_ABS = hidden("preact_mean"), hidden("preact_std"), hidden("preact_max_abs")
+DEAD = "relu/dead_fraction"  # on the probe set
+DEAD_BATCH = "relu/dead_fraction_batch"  # on a logging step's batch
+LOGITS = "logits"  # histogram
+LOGITS_MIN, LOGITS_MAX = logits("min"), logits("max")
+CLIPPED = probs("clipped_fraction")  # p_true below the clip eps: Keras' clamp passes no gradient
+SATURATED = probs("saturated_fraction")  # max p above 1 - clip eps
+
+
+def weights(layer: str) -> str:  # histogram
+    return f"weights/{layer}"
+
+
+def bias(layer: str) -> str:  # histogram
+    return f"bias/{layer}"
+
+
+def weight_norm(layer: str) -> str:
+    return f"weights/{layer}/norm"
+
+
+def bias_norm(layer: str) -> str:
+    return f"bias/{layer}/norm"
+
+
+def grad_norm(layer: str) -> str:
+    return f"grad/{layer}/norm"
+
+
+def output_rms(layer: str) -> str:  # RMS of the loss gradient flowing into the layer's output
+    return f"grad/{layer}/output_rms"
+
+
+def update_ratio(layer: str) -> str:  # ||w - w_before|| / ||w|| of one optimizer step
+    return f"update/{layer}/ratio"
+
+
+# a non-finite value under one of these prefixes means the run has diverged
+DIVERGENCE_PREFIXES = ("loss/", "logits/", "weights/", "bias/")
+
+_UPDATE = re.compile(r"^update/([^/]+)/ratio$")
+
+
+def layers(tags) -> list[str]:
+    """The layers that have an update ratio among tags, in model order (fc1 < fc2 < fc10)."""
+    found = {m.group(1) for t in tags if (m := _UPDATE.match(t))}
+    return sorted(found, key=lambda name: (len(name), name))
