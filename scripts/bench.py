@@ -5,6 +5,7 @@
     python scripts/bench.py sweep              # the 3-divisor sweep, sequential vs joblib -> bench_sweep.json
     python scripts/bench.py choices            # each speed choice against its alternative -> bench_choices.json
     python scripts/bench.py writer [--reps 15] # events from the training thread vs a writer thread -> bench_writer.json
+    python scripts/bench.py optimizer [--reps 15]  # optimizer=keras against optimizer=torch -> bench_optimizer.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -36,36 +37,39 @@ from threadpoolctl import threadpool_limits
 
 from scalediag.data import load
 from scalediag.diagnostics import Diagnostics
-from scalediag.losses import cross_entropy
+from scalediag.losses import CrossEntropy, cross_entropy
 from scalediag.model import build_model
 from scalediag.monitor import Probe, StepMonitor
-from scalediag.optim import FusedAdamStep, torch_adam
+from scalediag.optim import FusedAdamStep, KerasAdam, torch_adam
 from scalediag.threads import choose_threads
 from scalediag.train import train_epoch
 from scalediag.writer import HIST_BINS, RunWriter, histogram, masked_crc32c
 
 DATA = {"root": "data", "debian_dir": "/usr/share/datasets/fashion-mnist", "download": True, "verify": True,
         "train_limit": None, "test_limit": None}
+LOSS = CrossEntropy()  # conf/loss/cross_entropy.yaml, as a run calls it
 OPT = {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7}  # conf/optimizer/torch.yaml
 
 
-def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWriter):
-    """every=None: no hooks at all. Returns a function that trains one epoch."""
+def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWriter, optimizer_class=KerasAdam):
+    """every=None: no hooks at all. The default optimizer, Keras's Adam, unless optimizer_class says otherwise.
+    Returns a function that trains one epoch."""
     torch.manual_seed(0)
     model = build_model(128, "keras")
-    optimizer = torch_adam(model.parameters(), **OPT)
+    optimizer = optimizer_class(model.parameters(), **OPT)
     gen = torch.Generator().manual_seed(0)
     writer = writer_class(log_dir)
     monitor = probe = None
     if every is not None:
         diag = Diagnostics(model).__enter__()
-        monitor, probe = StepMonitor(diag, writer, every), Probe(diag, data.train, 1000, 255.0, cross_entropy)
+        monitor, probe = StepMonitor(diag, writer, every), Probe(diag, data.train, 1000, 255.0, LOSS)
 
     def epoch():
-        train_epoch(model, optimizer, cross_entropy, data.train, 255.0, 32, gen, monitor).item()
-        if probe is not None:  # what scalediag.train does at each epoch's end: the captured steps, then the probe
+        train_epoch(model, optimizer, LOSS, data.train, 255.0, 32, gen, monitor).item()
+        if probe is not None:  # what scalediag.train does at each epoch's end: the captured steps, the probe, Adam
             monitor.epoch_means()
             probe.measure(writer, monitor.step)
+            writer.scalars(diag.adam(optimizer), monitor.step)
         writer.flush()  # what the writer buffered is this variant's cost, not the next one's
 
     return epoch
@@ -109,6 +113,22 @@ def _alternate(variants: dict, reps: int) -> tuple[dict, dict, dict]:
             faults[name].append(_minor_faults() - start_faults)
         print(f"rep {rep + 1}/{reps}: " + "  ".join(f"{n} {t[-1]:.3f}s" for n, t in wall.items()), flush=True)
     return wall, cpu, faults
+
+
+def optimizer_suite(args) -> dict:
+    """Keras's Adam (the default: torch's fused kernel with a per-step eps) against torch's, diagnostics at the
+    default cadence, alternated args.reps epochs each."""
+    _threads_as_a_run(choose_threads(args.threads, 32))
+    data = load(OmegaConf.create(DATA), torch.device("cpu"))
+    tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-"))
+    variants = {"keras": scalediag_variant(data, 50, tmp / "keras"),
+                "torch": scalediag_variant(data, 50, tmp / "torch", optimizer_class=torch_adam)}
+    wall, cpu, _ = _alternate(variants, args.reps)
+    return {"what": "seconds per epoch, batch 32, diagnostics every 50 steps: optimizer=keras against torch",
+            "median_seconds": {n: statistics.median(t) for n, t in wall.items()},
+            "ratio keras / torch": statistics.median(k / t for k, t in zip(wall["keras"], wall["torch"])),
+            "cpu ratio keras / torch": statistics.median(k / t for k, t in zip(cpu["keras"], cpu["torch"])),
+            "seconds": wall, "reps": args.reps}
 
 
 def _minor_faults() -> int:
@@ -220,7 +240,7 @@ def batch_suite(args) -> dict:
         torch.set_num_threads(choose_threads(args.threads, batch))
         torch.manual_seed(0)
         model = build_model(128, "keras")
-        optimizer = torch_adam(model.parameters(), **OPT)
+        optimizer = KerasAdam(model.parameters(), **OPT)
         gen = torch.Generator().manual_seed(0)
         writer = RunWriter(tmp / str(batch))
         diag = Diagnostics(model).__enter__()
@@ -341,7 +361,7 @@ def choices_suite(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=("epoch", "batch", "sweep", "choices", "writer"))
+    parser.add_argument("suite", choices=("epoch", "batch", "sweep", "choices", "writer", "optimizer"))
     parser.add_argument("--reps", type=int, default=15, help="epoch suite: repetitions")
     parser.add_argument("--epochs", type=int, default=3, help="batch suite: epochs per batch size")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
@@ -349,7 +369,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     suites = {"epoch": epoch_suite, "batch": batch_suite, "sweep": sweep_suite, "choices": choices_suite,
-              "writer": writer_suite}
+              "writer": writer_suite, "optimizer": optimizer_suite}
     result = suites[args.suite](args)
     result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
                          "processor": platform.processor() or platform.machine()}

@@ -142,3 +142,33 @@ def test_statistics_of_stacked_captures_equal_those_of_each_capture():
     for tag, values in stacked.items():
         assert values.shape == (4,), tag
         assert values.tolist() == pytest.approx([a[tag].item() for a in alone], rel=1e-6, abs=1e-7), tag
+
+
+def test_eps_dominance_on_known_values():
+    from scalediag.diagnostics import eps_dominance
+
+    found = eps_dominance(torch.tensor([[1e-9, 1e-3], [0.5, 2.0]]), eps=1e-2)
+    assert found["eps_fraction"].item() == 0.5  # 1e-9 and 1e-3 are below eps
+    assert found["sqrt_v_median"].item() == pytest.approx(1e-3)  # torch's median: the lower of the middle two
+
+
+@pytest.mark.parametrize("convention", ["keras", "torch"])
+def test_adam_state_statistics_on_a_hand_built_state(convention):
+    """exp_avg_sq set by hand, step 10, b2 0.9: Keras compares sqrt(v) with eps, torch sqrt(v) / sqrt(1 - 0.9^10)."""
+    from scalediag.optim import KerasAdam, torch_adam
+
+    model = _tiny_model()
+    make = KerasAdam if convention == "keras" else torch_adam
+    opt = make(model.parameters(), lr=1e-3, betas=[0.9, 0.9], eps=0.1)
+    sqrt_v = torch.tensor([0.01, 0.05, 0.09, 0.2] * 3).reshape(4, 3)  # fc1's weight is [4, 3]
+    for p in model.parameters():
+        opt.state[p] = {"step": torch.tensor(10.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+    opt.state[model.fc1.weight]["exp_avg_sq"] = sqrt_v ** 2
+    with Diagnostics(model) as diag:
+        stats = diag.adam(opt)
+    scale = 1.0 if convention == "keras" else math.sqrt(1 - 0.9 ** 10)  # 0.808: 0.09 / 0.808 = 0.111 > eps
+    assert stats["adam/fc1/eps_fraction"].item() == (0.75 if convention == "keras" else 0.5)
+    assert stats["adam/fc1/sqrt_v_median"].item() == pytest.approx(0.05 / scale)
+    assert stats["adam/fc2/eps_fraction"].item() == 1.0  # v = 0: eps is all there is
+    with Diagnostics(_tiny_model()) as diag:
+        assert diag.adam(make(diag.model.parameters(), lr=1e-3, betas=[0.9, 0.9], eps=0.1)) == {}  # no step yet

@@ -81,3 +81,33 @@ def test_per_layer_columns_come_from_the_runs_layers():
     assert layers == ["fc1", "fc2", "fc10"]
     r = row(run, [], layers)
     assert (r["update_ratio_fc1"], r["update_ratio_fc2"], r["update_ratio_fc10"]) == (1e-3, 2e-3, 3e-3)
+
+
+def _final_run(divisor, eps, seed=0, loss=0.3):
+    return {"status": "completed", "config": {"divisor": divisor, "seed": seed, "optimizer": {"eps": eps}},
+            "final": {"train_loss": loss, "test_loss": loss + 0.05}}
+
+
+def test_the_sweep_pictures_are_written_only_when_their_keys_vary(tmp_path):
+    from scalediag.plots import write_sweep_plots
+
+    def written(runs):
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        out.mkdir()
+        names = write_sweep_plots(runs, [""] * len(runs), [""] * len(runs), out)
+        assert sorted(names) == sorted(p.name for p in out.iterdir())
+        assert all((out / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+        return sorted(names)
+
+    both = [_final_run(d, e, s, 0.3 + d / 1e4 + e) for d in (1, 255, 1000) for e in (1e-7, 1.0) for s in (0, 1)]
+    assert written(both) == ["divisor.png", "divisor_eps.png"]
+    assert written([r for r in both if r["config"]["optimizer"]["eps"] == 1.0]) == ["divisor.png"]
+    assert written([r for r in both if r["config"]["divisor"] == 255]) == []  # only eps varies
+    assert written([_final_run(255, 1e-7, s) for s in (0, 1, 2)]) == []  # only the seed
+
+
+def test_the_report_fixture_sweep_draws_the_divisor_but_not_the_heatmap(sweep):
+    sweep, _ = sweep
+    md = (sweep / "summary.md").read_text()
+    assert (sweep / "divisor.png").is_file() and "![divisor.png](divisor.png)" in md
+    assert not (sweep / "divisor_eps.png").exists() and "Adam's epsilon" not in md

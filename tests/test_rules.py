@@ -123,3 +123,51 @@ def test_update_ratio_rule_reads_every_layer_of_the_run():
     run["history"][-1]["diag"].update({"update/fc3/ratio": 0.5, "update/fc10/ratio": 1e-3})
     (f,) = d.update_ratio(run)
     assert f.message.startswith("fc3: Adam's steps are too large")
+
+
+def _with_adam(run, eps=1.0, share=0.97, median=0.004, lr=1e-3):
+    run["config"]["optimizer"] = {"eps": eps, "lr": lr}
+    run["history"][-1]["diag"].update({"adam/fc1/eps_fraction": share, "adam/fc1/sqrt_v_median": median,
+                                       "adam/fc2/eps_fraction": 0.2, "adam/fc2/sqrt_v_median": 2.0})
+    return run
+
+
+def test_eps_dominates_names_the_share_the_median_and_what_follows():
+    (f,) = d.eps_dominates(_with_adam(healthy(divisor=1000)))
+    assert (f.rule, f.value, f.threshold) == ("eps_dominates", 0.97, 0.5)
+    assert f.message.startswith("Adam's eps 1 exceeds the sqrt(v) term it is added to for 97% of fc1's (median "
+                                "sqrt(v) 0.004) weights (threshold 50%)")
+    assert "fc2" not in f.message and "learning rate lr/eps = 0.001" in f.message
+    assert d.eps_dominates(_with_adam(healthy(), eps=1e-7, share=0.01)) == []
+    assert d.eps_dominates(healthy()) == []  # no Adam statistics recorded: nothing to say
+
+
+def test_slower_names_what_differs_between_the_two_runs_and_why():
+    best = healthy()
+    slow = healthy(name="divisor=1000", divisor=1000, train=(0.54, 0.405, 0.365, 0.337, 0.317))
+    slow["init"]["act/hidden/preact_std"] = 0.15
+    slow["history"][-1]["diag"]["update/fc1/ratio"] = 1.5e-3  # best's: 2e-3, a factor 1.33
+    (f,) = d.slower(slow, best)
+    assert "pre-activation std at init 0.15 against 0.59" in f.message
+    assert "fc1 update ratio 0.0015 against 0.002" in f.message and "fc2 update ratio" not in f.message
+    assert "inputs 3.92x smaller need first-layer weights 3.92x larger" in f.message
+    eps_run = _with_adam(healthy(name="divisor=1000", divisor=1000, train=(1.9, 1.9, 1.9, 1.9, 1.91)))
+    (f,) = d.slower(eps_run, _with_adam(healthy(), share=0.3))
+    assert "fc1 weights where eps dominates 97% against 30%" in f.message
+    assert "where eps dominates Adam's denominator its steps shrink with them" in f.message
+
+
+def test_divisor_order_per_eps_and_where_it_changes():
+    runs, contexts = [], []
+    for eps, losses in ((1e-7, {1: 0.52, 255: 0.30, 1000: 0.32}), (1.0, {1: 0.70, 255: 0.91, 1000: 1.91})):
+        for divisor, loss in losses.items():
+            run = healthy(divisor=divisor, train=(loss,))
+            run["config"]["optimizer"] = {"eps": eps}
+            runs.append(run)
+            contexts.append("")
+    lines = d.divisor_order(runs, contexts)
+    assert lines[0] == "eps=1e-07: final training loss divisor 255 (0.300) < divisor 1000 (0.320) < divisor 1 (0.520)"
+    assert lines[1] == ("eps=1: final training loss divisor 1 (0.700) < divisor 255 (0.910) < divisor 1000 (1.910): "
+                        "the order changes from eps=1e-07")
+    assert "proportional to the gradient" in lines[2]
+    assert d.divisor_order(runs[:3], contexts[:3]) == []  # one eps only: nothing to compare

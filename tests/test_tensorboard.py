@@ -23,7 +23,7 @@ SCALARS = {
     "probs/clipped_fraction", "probs/saturated_fraction",
 }
 HISTOGRAMS = {"weights/fc1", "weights/fc2", "bias/fc1", "bias/fc2", "act/hidden/preact", "logits"}
-HPARAMS = {"divisor", "optimizer.eps", "optimizer.lr", "loss", "model.init", "seed", "train.batch_size"}
+HPARAMS = {"divisor", "optimizer", "optimizer.eps", "optimizer.lr", "loss", "model.init", "seed", "train.batch_size"}
 
 
 @pytest.fixture(scope="module")

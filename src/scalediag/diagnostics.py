@@ -21,6 +21,7 @@ from torch import nn
 
 from . import tags
 from .losses import KERAS_EPSILON
+from .optim import eps_convention
 
 
 def fraction(mask: torch.Tensor) -> torch.Tensor:
@@ -58,6 +59,13 @@ def preact_stats(z: torch.Tensor) -> dict[str, torch.Tensor]:
     std, mean = torch.std_mean(flat, dim=-1)
     return {"preact_mean": mean, "preact_std": std,
             "preact_max_abs": torch.linalg.vector_norm(flat, ord=math.inf, dim=-1)}
+
+
+def eps_dominance(sqrt_v: torch.Tensor, eps: float) -> dict[str, torch.Tensor]:
+    """sqrt_v: per weight, the term Adam adds eps to. eps_fraction: share of weights where eps exceeds it (there the
+    step is lr * m / eps, proportional to the gradient); sqrt_v_median: the gradient scale Adam divides by."""
+    flat = sqrt_v.flatten()
+    return {"eps_fraction": fraction(flat < eps), "sqrt_v_median": flat.median()}
 
 
 @dataclass
@@ -192,6 +200,22 @@ class Diagnostics:
             if "target" in t:
                 fractions = prob_fractions(t["logits"], t["target"], self.clip_eps)
                 stats.update({tags.probs(k): v for k, v in fractions.items()})
+        return stats
+
+    @torch.no_grad()
+    def adam(self, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+        """Per Linear layer, from Adam's own state of its weight: eps_fraction and sqrt_v_median, in the optimizer's
+        convention (optim.eps_convention); nothing before the first step. Reads Adam's step count: epoch ends only."""
+        group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+        stats = {}
+        for name, m in self.linears.items():
+            state = optimizer.state.get(m.weight)
+            if not state or id(m.weight) not in group_of:
+                continue
+            scale, eps = eps_convention(optimizer, group_of[id(m.weight)], state)
+            found = eps_dominance(state["exp_avg_sq"].sqrt() / scale, eps)
+            stats[tags.eps_fraction(name)] = found["eps_fraction"]
+            stats[tags.sqrt_v_median(name)] = found["sqrt_v_median"]
         return stats
 
     @torch.no_grad()

@@ -139,9 +139,9 @@ class Probe:
 class RunMonitor:
     """What `diag.*` asks of one run: the step monitor and the probe, or nothing when diag.enabled is false."""
 
-    def __init__(self, cfg: DictConfig, model, writer: RunWriter, split: Split, divisor: float, loss_fn,
+    def __init__(self, cfg: DictConfig, model, optimizer, writer: RunWriter, split: Split, divisor: float, loss_fn,
                  clip_eps: float, step: int):
-        self.writer = writer
+        self.writer, self.optimizer = writer, optimizer
         self.diag = Diagnostics(model, clip_eps) if cfg.enabled else None
         self.steps = StepMonitor(self.diag, writer, cfg.every_n_steps, step) if cfg.enabled else None
         self.probe = Probe(self.diag, split, cfg.probe_size, divisor, loss_fn) if cfg.enabled else None
@@ -157,7 +157,8 @@ class RunMonitor:
         return self.probe.measure(self.writer, step=0, at_init=True) if self.probe else None
 
     def at_epoch_end(self, step: int) -> dict[str, float] | None:
-        """The epoch's step means and the probe set's statistics; None without diagnostics."""
+        """The epoch's step means, the probe set's and Adam's state's statistics; None without diagnostics."""
         if self.probe is None:
             return None
-        return {**self.steps.epoch_means(), **self.probe.measure(self.writer, step)}
+        adam = self.writer.scalars(self.diag.adam(self.optimizer), step)
+        return {**self.steps.epoch_means(), **self.probe.measure(self.writer, step), **adam}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import statistics
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 
 from . import tags  # noqa: E402
 from .files import write_bytes_atomic  # noqa: E402
@@ -42,7 +45,7 @@ def series(run: dict, key: str) -> tuple[list[int], list[float]]:
 
 
 def write_plots(runs: list[dict], labels: list[str], out_dir: Path, layers: list[str]) -> list[str]:
-    """Write every plot that has data; return the file names written."""
+    """Write every per-epoch plot that has data; return the file names written."""
     colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
     written = []
     for name, panels in plots(layers).items():
@@ -66,10 +69,75 @@ def write_plots(runs: list[dict], labels: list[str], out_dir: Path, layers: list
             if shown:
                 ax.legend(fontsize=7)
         if drawn:
-            buf = io.BytesIO()
-            fig.tight_layout()
-            fig.savefig(buf, format="png", dpi=90)
-            write_bytes_atomic(out_dir / name, buf.getvalue())
-            written.append(name)
+            written.append(_save(fig, out_dir / name))
         plt.close(fig)
     return written
+
+
+def _save(fig, path: Path) -> str:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    write_bytes_atomic(path, buf.getvalue())
+    return path.name
+
+
+def _finals(runs: list[dict], keys: list, key: str) -> dict:
+    """{group key: {(divisor, eps): [final value of each seed]}} over the completed runs."""
+    out: dict = {}
+    for run, k in zip(runs, keys):
+        if run.get("status") == "completed" and (run.get("final") or {}).get(key) is not None:
+            cell = (run["config"]["divisor"], run["config"]["optimizer"]["eps"])
+            out.setdefault(k, {}).setdefault(cell, []).append(run["final"][key])
+    return out
+
+
+def write_sweep_plots(runs: list[dict], lines: list[str], contexts: list[str], out_dir: Path) -> list[str]:
+    """divisor.png where the divisor varies: final losses against it, one line per other configuration (lines),
+    mean and standard deviation over seeds; divisor_eps.png where eps varies too: the final training loss over
+    divisor x eps, one heatmap per context (the configuration but divisor, eps and seed)."""
+    done = [r for r in runs if r.get("status") == "completed"]
+    divisors = {r["config"]["divisor"] for r in done}
+    written = []
+    if len(divisors) > 1:
+        written.append(_divisor_plot(runs, lines, out_dir / "divisor.png"))
+    if len(divisors) > 1 and len({r["config"]["optimizer"]["eps"] for r in done}) > 1:
+        written.append(_heatmaps(_finals(runs, contexts, "train_loss"), out_dir / "divisor_eps.png"))
+    return written
+
+
+def _divisor_plot(runs: list[dict], lines: list[str], path: Path) -> str:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, (key, title) in zip(axes, (("train_loss", "final training loss"), ("test_loss", "final test loss"))):
+        for line, cells in _finals(runs, lines, key).items():
+            points = sorted((d, values) for (d, _), values in cells.items())
+            mean = [statistics.fmean(v) for _, v in points]
+            spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for _, v in points]
+            ax.errorbar([d for d, _ in points], mean, yerr=spread, marker="o", ms=4, capsize=3, label=line or "all")
+        ax.set(xscale="log", yscale="log", xlabel="divisor (the network sees pixels / divisor)", title=title)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    name = _save(fig, path)
+    plt.close(fig)
+    return name
+
+
+def _heatmaps(tables: dict, path: Path) -> str:
+    fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4.5), squeeze=False)
+    for ax, (context, cells) in zip(axes[0], tables.items()):
+        divisors, epss = sorted({d for d, _ in cells}), sorted({e for _, e in cells})
+        grid = np.full((len(epss), len(divisors)), np.nan)
+        for (d, e), values in cells.items():
+            grid[epss.index(e), divisors.index(d)] = statistics.fmean(values)
+        image = ax.imshow(grid, cmap="viridis_r", norm=LogNorm(), aspect="auto")
+        for (i, j), value in np.ndenumerate(grid):
+            if np.isfinite(value):
+                light = image.norm(value) < 0.5  # viridis_r: low losses are pale
+                ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="k" if light else "w", fontsize=9)
+        ax.set_xticks(range(len(divisors)), [f"{d:g}" for d in divisors])
+        ax.set_yticks(range(len(epss)), [f"{e:g}" for e in epss])
+        ax.set(xlabel="divisor", ylabel="Adam's eps", title=f"final training loss {context}".strip())
+        fig.colorbar(image, ax=ax)
+    name = _save(fig, path)
+    plt.close(fig)
+    return name

@@ -82,6 +82,6 @@ def versions() -> dict:
 
 def hparams(cfg: DictConfig) -> dict:
     """The keys TensorBoard's HParams dashboard sorts runs by."""
-    return {"divisor": float(cfg.divisor), "optimizer.eps": float(cfg.optimizer.eps), "optimizer.lr":
+    return {"divisor": float(cfg.divisor), "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1], "optimizer.eps": float(cfg.optimizer.eps), "optimizer.lr":
             float(cfg.optimizer.lr), "loss": cfg.loss.name, "model.init": cfg.model.init, "seed": cfg.seed,
             "train.batch_size": cfg.train.batch_size}

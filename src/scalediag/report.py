@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import tags
 from .files import write_json_atomic, write_text_atomic
-from .rules import best_runs, diagnose, healthy_summary, last_diag
+from .rules import best_runs, diagnose, divisor_order, healthy_summary, last_diag
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
 JOBS_FILE = "jobs.json"
@@ -48,10 +48,16 @@ def missing(sweep_dir: Path, runs: list[dict]) -> list[str]:
     return [name for name in json.loads(path.read_text())["jobs"] if name not in present]
 
 
-def label(run: dict) -> str:
-    """The run's name (Hydra's override_dirname) without its seed: runs of one label differ by seed only."""
-    items = [i for i in ITEM.split(run_name(run)) if i and not i.startswith("seed=")]
-    return ",".join(items) or "all"
+def label(run: dict, without: tuple[str, ...] = ("seed",), empty: str = "all") -> str:
+    """The run's name (Hydra's override_dirname) without its seed: runs of one label differ by seed only. Without
+    other keys too: the configuration that stays when those vary."""
+    items = [i for i in ITEM.split(run_name(run)) if i and i.partition("=")[0] not in without]
+    return ",".join(items) or empty
+
+
+def context(run: dict) -> str:
+    """What stays when divisor, eps and seed vary ("" when nothing else was set)."""
+    return label(run, ("seed", "divisor", "optimizer.eps"), empty="")
 
 
 def _sort_key(text: str):
@@ -151,7 +157,7 @@ def _bullets(lines_by_name: dict[str, list[str]], bold: str = "") -> str:
 
 def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     """Write summary.csv, summary.md and the plots into sweep_dir; return the text to print and the runs read."""
-    from .plots import write_plots
+    from .plots import write_plots, write_sweep_plots
 
     sweep_dir = Path(sweep_dir)
     runs = collect(sweep_dir)
@@ -170,14 +176,29 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     lines = diagnoses(runs, findings)
     problems = {n: ["MISSING: no metrics.json (the job never started or was killed)"] for n in absent}
     problems.update({run_name(r): [r["status"].upper()] for r in runs if r["status"] != "completed"})
-    plots = write_plots(runs, labels, sweep_dir, layers)
-    md = [f"# scalediag sweep {sweep_dir.name}\n", "Final metrics of the completed runs, mean ± standard deviation "
-          "over seeds (n runs).\n", text, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
+    contexts = [context(r) for r in runs]
+    order = divisor_order(runs, contexts)
+    by_divisor = [label(r, ("seed", "divisor")) for r in runs]  # one line per other configuration
+    plots = write_plots(runs, labels, sweep_dir, layers) + write_sweep_plots(runs, by_divisor, contexts, sweep_dir)
+    write_text_atomic(sweep_dir / "summary.md", _markdown(sweep_dir.name, text, lines, order, problems, plots))
+    return _printed(text, lines, order, problems), runs
+
+
+def _markdown(name: str, table_md: str, lines: dict, order: list[str], problems: dict, plots: list[str]) -> str:
+    md = [f"# scalediag sweep {name}\n", "Final metrics of the completed runs, mean ± standard deviation "
+          "over seeds (n runs).\n", table_md, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
+    if order:
+        md += ["## The divisor against Adam's epsilon\n", "\n".join(f"- {line}" for line in order) + "\n"]
     if problems:
         md += ["## Runs without results\n", _bullets(problems, "**") + "\n"]
     md += [f"![{p}]({p})\n" for p in plots]
-    write_text_atomic(sweep_dir / "summary.md", "\n".join(md))
-    out = text + "\n" + _bullets(lines)
+    return "\n".join(md)
+
+
+def _printed(table_md: str, lines: dict, order: list[str], problems: dict) -> str:
+    out = table_md + "\n" + _bullets(lines)
+    if order:
+        out += "\n\nThe divisor against Adam's epsilon:\n" + "\n".join(f"- {line}" for line in order)
     if problems:
         out += "\n\nRuns without results:\n" + _bullets(problems)
-    return out + "\n", runs
+    return out + "\n"

@@ -19,7 +19,9 @@ DEAD_MAX = 0.5  # share of hidden units dead on the probe set
 CLIPPED_MIN = 0.05  # share of samples with p_true below the clip eps worth naming
 PLATEAU_TOLERANCE = 0.15  # |loss - clipped x -ln(eps)| within this share of the loss: the clip explains the plateau
 UPDATE_RATIO_RANGE = (1e-4, 1e-2)  # Adam's ||dw||/||w|| per step; about 1e-3 is the usual healthy value
+EPS_DOMINANT = 0.5  # share of a layer's weights where Adam's eps exceeds the sqrt(v) term it is added to
 SLOWER_FACTOR = 1.05  # final training loss this much above the sweep's best comparable run
+DIFFERS = 1.2  # a quantity that differs by this factor between two runs is named as a difference
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def update_ratio(run: dict) -> list[Finding]:
     found = []
     diag = last_diag(run)
     for layer in tags.layers(diag):
-        ratio = diag[tags.update_ratio(layer)]
+        ratio = diag.get(tags.update_ratio(layer))
         if ratio is not None and not low <= ratio <= high:
             size = "too large" if ratio > high else "too small"
             threshold = high if ratio > high else low
@@ -109,6 +111,21 @@ def update_ratio(run: dict) -> list[Finding]:
                                  f"||dw||/||w|| = {ratio:.2g} per step in the last epoch (healthy range "
                                  f"{low:g} to {high:g}, about 1e-3)", ratio, threshold))
     return found
+
+
+def eps_dominates(run: dict) -> list[Finding]:
+    diag = last_diag(run)
+    over = [(layer, diag[tags.eps_fraction(layer)], diag.get(tags.sqrt_v_median(layer))) for layer in tags.layers(diag)
+            if diag.get(tags.eps_fraction(layer)) is not None and diag[tags.eps_fraction(layer)] >= EPS_DOMINANT]
+    if not over:
+        return []
+    eps, lr = run["config"]["optimizer"]["eps"], run["config"]["optimizer"]["lr"]
+    shares = ", ".join(f"{share:.0%} of {layer}'s (median sqrt(v) {median:.2g})" for layer, share, median in over)
+    worst = max(share for _, share, _ in over)
+    return [Finding("eps_dominates", f"Adam's eps {eps:g} exceeds the sqrt(v) term it is added to for {shares} "
+                    f"weights (threshold {EPS_DOMINANT:.0%}): there Adam's step is lr*m/eps, proportional to the "
+                    f"gradient, as plain SGD with learning rate lr/eps = {lr / eps:.2g}, so the smaller a run's "
+                    f"gradients (the smaller its inputs), the slower it learns", worst, EPS_DOMINANT)]
 
 
 def slower(run: dict, best: dict | None) -> list[Finding]:
@@ -119,11 +136,74 @@ def slower(run: dict, best: dict | None) -> list[Finding]:
     if not ratios or ratios[-1] <= SLOWER_FACTOR:
         return []
     per_epoch = ", ".join(f"{r:.2f}" for r in ratios)
+    why = "; ".join(differences(run, best) + mechanism(run, best))
     return [Finding("slower", f"converges slower than {best.get('name')}: training loss ratio per epoch "
-                    f"{per_epoch} (threshold {SLOWER_FACTOR:g} at the last epoch)", ratios[-1], SLOWER_FACTOR)]
+                    f"{per_epoch} (threshold {SLOWER_FACTOR:g} at the last epoch)" + (f"; {why}" if why else ""),
+                    ratios[-1], SLOWER_FACTOR)]
 
 
-RULES = (init_loss, preact_scale, dead_relus, clipped, update_ratio)
+def _differs(a, b) -> bool:
+    return a is not None and b is not None and (a > DIFFERS * b or b > DIFFERS * a)
+
+
+def differences(run: dict, other: dict) -> list[str]:
+    """The measured quantities that differ by more than DIFFERS between two runs, with both numbers."""
+    ours, theirs = run.get("init") or {}, other.get("init") or {}
+    found = []
+    if _differs(ours.get(tags.PREACT_STD), theirs.get(tags.PREACT_STD)):
+        found.append(f"pre-activation std at init {ours[tags.PREACT_STD]:.3g} against {theirs[tags.PREACT_STD]:.3g}")
+    ours, theirs = last_diag(run), last_diag(other)
+    for layer in tags.layers(ours):
+        a, b = ours.get(tags.update_ratio(layer)), theirs.get(tags.update_ratio(layer))
+        if _differs(a, b):
+            found.append(f"{layer} update ratio {a:.2g} against {b:.2g}")
+        a, b = ours.get(tags.eps_fraction(layer)), theirs.get(tags.eps_fraction(layer))
+        if a is not None and b is not None and abs(a - b) >= 0.1:
+            found.append(f"{layer} weights where eps dominates {a:.0%} against {b:.0%}")
+    return found
+
+
+def mechanism(run: dict, other: dict) -> list[str]:
+    """Why smaller inputs learn slower, where that is the difference: by Adam's normalised steps, or by eps."""
+    ratio = run["config"]["divisor"] / other["config"]["divisor"]
+    if ratio <= 1:
+        return []
+    shares = [v for t, v in last_diag(run).items() if t.startswith("adam/") and t.endswith("/eps_fraction")]
+    if shares and max(shares) >= EPS_DOMINANT:
+        return [f"inputs {ratio:.3g}x smaller give gradients about {ratio:.3g}x smaller, and where eps dominates "
+                f"Adam's denominator its steps shrink with them"]
+    return [f"inputs {ratio:.3g}x smaller need first-layer weights {ratio:.3g}x larger for the same pre-activations, "
+            f"and Adam moves each weight by about lr per step whatever its gradient's size"]
+
+
+def divisor_order(runs: list[dict], contexts: list[str]) -> list[str]:
+    """Per context (the configuration but divisor, eps and seed) and eps, the divisors ordered by final training
+    loss (mean over seeds), and where that order changes with eps; nothing unless both vary."""
+    table: dict[str, dict[float, dict[float, list[float]]]] = {}
+    for run, context in zip(runs, contexts):
+        if run.get("status") == "completed":
+            cfg = run["config"]
+            by_divisor = table.setdefault(context, {}).setdefault(cfg["optimizer"]["eps"], {})
+            by_divisor.setdefault(cfg["divisor"], []).append(run["final"]["train_loss"])
+    lines = []
+    for context, by_eps in table.items():
+        if len(by_eps) < 2 or max(len(d) for d in by_eps.values()) < 2:
+            continue
+        previous = None
+        for eps in sorted(by_eps):
+            means = {d: sum(v) / len(v) for d, v in by_eps[eps].items()}
+            order = sorted(means, key=means.get)
+            change = f": the order changes from eps={previous[0]:g}" if previous and order != previous[1] else ""
+            ranked = " < ".join(f"divisor {d:g} ({means[d]:.3f})" for d in order)
+            lines.append(f"{context + ', ' if context else ''}eps={eps:g}: final training loss {ranked}{change}")
+            previous = (eps, order)
+    if any("the order changes" in line for line in lines):
+        lines.append("where eps exceeds sqrt(v) (each run's eps_dominates finding), Adam's step is lr*m/eps, "
+                     "proportional to the gradient: the smaller the inputs, the smaller the gradients and the steps")
+    return lines
+
+
+RULES = (init_loss, preact_scale, dead_relus, clipped, update_ratio, eps_dominates)
 
 
 def diagnose(run: dict, best: dict | None = None) -> list[Finding]:
@@ -148,5 +228,6 @@ def healthy_summary(run: dict) -> str:
     parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln 10 = 2.30)" if tags.LOSS_INIT in init else None,
              f"pre-activation std at init {init[tags.PREACT_STD]:.2f}" if tags.PREACT_STD in init else None,
              f"dead ReLUs {last[tags.DEAD]:.0%}" if tags.DEAD in last else None,
-             f"update ratio {first} {last[tags.update_ratio(first)]:.1e}" if first else None]
+             f"update ratio {first} {last[tags.update_ratio(first)]:.1e}"
+             if first and tags.update_ratio(first) in last else None]
     return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"

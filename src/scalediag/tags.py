@@ -67,13 +67,21 @@ def update_ratio(layer: str) -> str:  # ||w - w_before|| / ||w|| of one optimize
     return f"update/{layer}/ratio"
 
 
+def eps_fraction(layer: str) -> str:  # share of the layer's weights whose Adam eps exceeds the sqrt(v) term
+    return f"adam/{layer}/eps_fraction"
+
+
+def sqrt_v_median(layer: str) -> str:  # median of that sqrt(v) term, in the optimizer's own convention
+    return f"adam/{layer}/sqrt_v_median"
+
+
 # a non-finite value under one of these prefixes means the run has diverged
 DIVERGENCE_PREFIXES = ("loss/", "logits/", "weights/", "bias/")
 
-_UPDATE = re.compile(r"^update/([^/]+)/ratio$")
+_PER_LAYER = re.compile(r"^(?:weights|bias|grad|update|adam)/([^/]+)/[^/]+$")
 
 
 def layers(tags) -> list[str]:
-    """The layers that have an update ratio among tags, in model order (fc1 < fc2 < fc10)."""
-    found = {m.group(1) for t in tags if (m := _UPDATE.match(t))}
+    """The layers named in per-layer scalar tags, in model order (fc1 < fc2 < fc10)."""
+    found = {m.group(1) for t in tags if (m := _PER_LAYER.match(t))}
     return sorted(found, key=lambda name: (len(name), name))

@@ -138,7 +138,7 @@ def _train(cfg: DictConfig, out_dir: Path, name: str, record: Record, thread_bud
     # purge_step: TensorBoard drops what an interrupted attempt logged after the checkpoint it resumes from
     with threadpool_limits(threads, user_api="blas"), \
             RunWriter(out_dir, purge_step=done * steps_per_epoch + 1 if done else None) as writer, \
-            RunMonitor(cfg.diag, model, writer, data.train, cfg.divisor, loss_fn, loss_fn.clip_eps,
+            RunMonitor(cfg.diag, model, optimizer, writer, data.train, cfg.divisor, loss_fn, loss_fn.clip_eps,
                        step=done * steps_per_epoch) as monitor:
         record.update(blas_threads=blas_threads())
         if not done:
