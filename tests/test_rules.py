@@ -171,3 +171,11 @@ def test_divisor_order_per_eps_and_where_it_changes():
                         "the order changes from eps=1e-07")
     assert "proportional to the gradient" in lines[2]
     assert d.divisor_order(runs[:3], contexts[:3]) == []  # one eps only: nothing to compare
+
+
+def test_eps_over_vanished_gradients_is_not_blamed_on_eps():
+    """A layer stuck at the clip gets no gradient: its sqrt(v) decays towards 0, below any eps."""
+    run = _with_adam(healthy(divisor=1, loss="keras_clipped"), eps=1e-7, share=0.58, median=0.0)
+    (f,) = d.eps_dominates(run)
+    assert f.rule == "no_gradient" and f.message.startswith("fc1: Adam's sqrt(v) has decayed to a median of 0")
+    assert "eps is not the cause" in f.message

@@ -26,6 +26,7 @@ def _sigterm_as_interrupt(signum, frame):
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def app(cfg: DictConfig) -> float | None:
+    from .checkpoint import refusal
     from .hydra_callbacks import check_or_exit
     from .train import run
 
@@ -38,6 +39,12 @@ def app(cfg: DictConfig) -> float | None:
         cfg.data.root = to_absolute_path(cfg.data.root)
     out_dir = Path(hc.runtime.output_dir)
     name = hc.job.override_dirname or out_dir.name
+    refused = refusal(cfg, out_dir)  # checked before the sweep too; again here, where the job runs
+    if refused:
+        print(f"scalediag: error: {refused}", file=sys.stderr)
+        if hc.mode == RunMode.MULTIRUN:
+            raise RuntimeError(refused)  # the other jobs go on; the sweep exits 1
+        sys.exit(1)
     try:
         metrics = run(cfg, out_dir, name, thread_budget(hc.launcher))
     except KeyboardInterrupt:

@@ -77,6 +77,11 @@ RULES = {
 }
 
 
+# keys that no rule above checks but that a configuration may hold
+OTHER_KEYS = ("loss.clip_eps", "model._target_", "optimizer._target_", "loss._target_")
+KNOWN = frozenset((*RULES, *OTHER_KEYS))
+
+
 def _is_list(v) -> bool:
     return isinstance(v, (list, tuple)) or OmegaConf.is_list(v)
 
@@ -99,7 +104,29 @@ def problems(cfg: DictConfig) -> list[str]:
         found.append(f"device='cuda': CUDA is not available here (torch {torch.__version__}); use device=cpu or auto")
     if not any(p.startswith("data.root=") for p in found):
         found += _root_problems(cfg.data.root)
+    return found + unknown_keys(cfg)
+
+
+def unknown_keys(cfg: DictConfig) -> list[str]:
+    """A key no part of scalediag reads (a misspelling added with +, say), one line each, naming what its group has."""
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    found = []
+    for key in _leaves({k: v for k, v in plain.items() if k != "hydra"}):
+        if key not in KNOWN:
+            group = key.rpartition(".")[0]
+            siblings = sorted(k.rpartition(".")[2] for k in KNOWN
+                              if k.rpartition(".")[0] == group and not k.endswith("_"))
+            found.append(f"{key}: not a key of scalediag's configuration"
+                         + (f" ({group} has: {', '.join(siblings)})" if group and siblings else ""))
     return found
+
+
+def _leaves(node: dict, prefix: str = ""):
+    for key, value in node.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
 
 
 def _root_problems(root: str) -> list[str]:
@@ -113,6 +140,22 @@ def _root_problems(root: str) -> list[str]:
     except OSError as e:
         return [f"data.root={root!r}: cannot be written ({e.strerror or e}), must be a directory that can be written"]
     return []
+
+
+def output_problem(key: str, path: Path) -> str | None:
+    """Where a run or sweep will write: None if it exists and can be written, or can be made. Makes nothing: the
+    first part of the path that exists is tried with a temporary file."""
+    path = Path(path).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        return f"{key}={str(path)!r}: {existing} is a file, the output must go to a directory"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        what = "cannot be written" if existing == path else f"cannot be created in {existing}"
+        return f"{key}={str(path)!r}: {what} ({e.strerror or e})"
+    return None
 
 
 def validate(cfg: DictConfig) -> None:

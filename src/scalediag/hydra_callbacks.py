@@ -13,7 +13,8 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from omegaconf import DictConfig
 
 from . import data
-from .config import ConfigError, validate
+from .checkpoint import refusal
+from .config import ConfigError, output_problem, validate
 from .report import record_jobs, run_name, write_report
 
 
@@ -52,13 +53,28 @@ def sweep_configs(config: DictConfig) -> list[DictConfig] | None:
     return [loader.load_sweep_config(config, list(job)) for job in jobs]
 
 
+def check_output_or_exit(key: str, where: Path, jobs: list[tuple[DictConfig, Path]]) -> None:
+    """Before Hydra writes anything: the output directory can be written, and no job would overwrite a finished
+    run's results or resume from a checkpoint that is damaged or does not match; else one line and exit 1."""
+    problem = output_problem(key, where)
+    found = [problem] if problem else [p for cfg, out_dir in jobs if (p := refusal(cfg, out_dir))]
+    if found:
+        for p in dict.fromkeys(found):
+            print(f"scalediag: error: {p}", file=sys.stderr)
+        sys.exit(1)
+
+
 class ScalediagCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         check_or_exit([config])
+        run_dir = Path(config.hydra.run.dir)
+        check_output_or_exit("hydra.run.dir", run_dir, [(config, run_dir)])
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         jobs = sweep_configs(config)
         check_or_exit(jobs or [config])
+        check_output_or_exit("hydra.sweep.dir", Path(config.hydra.sweep.dir),
+                             [(job, Path(job.hydra.sweep.dir) / job.hydra.sweep.subdir) for job in jobs or []])
         if jobs:
             record_jobs(Path(config.hydra.sweep.dir), [job.hydra.job.override_dirname for job in jobs])
 

@@ -6,12 +6,16 @@
     history       per finished epoch: epoch, train_loss, test_loss, test_acc, never_predicted, seconds, [diag]
     final         the last epoch's train_loss, test_loss, test_acc, never_predicted (null before the first)
     device, threads, blas_threads, versions
+    host, pid     where the run's process runs: a "running" record whose process is gone was killed outright
     epoch, step, error   where a run stopped early: the epoch in progress, the step, what happened
 """
 
 from __future__ import annotations
 
+import json
+import os
 import platform
+import socket
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -28,7 +32,8 @@ class Record:
         self.path = Path(out_dir) / METRICS
         self.data = {"status": "running", "name": name, "config": OmegaConf.to_container(cfg, resolve=True),
                      "init": None, "history": [], "final": None, "device": None, "threads": None,
-                     "blas_threads": None, "versions": versions()}
+                     "blas_threads": None, "versions": versions(), "host": socket.gethostname(),
+                     "pid": os.getpid()}
 
     @property
     def history(self) -> list[dict]:
@@ -62,6 +67,41 @@ class Record:
 
     def write(self) -> None:
         write_json_atomic(self.path, self.data)
+
+
+class RecordError(ValueError):
+    """A metrics.json that cannot be read as a run's record; the message says what is wrong."""
+
+
+def read(path: Path) -> dict:
+    """A run's record from its metrics.json, checked for what a report needs; RecordError otherwise."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RecordError(f"unreadable ({type(e).__name__}: {e})") from e
+    if not isinstance(data, dict):
+        raise RecordError("not a run's record (no JSON object)")
+    missing = [k for k in ("status", "config", "history") if k not in data]
+    config = data.get("config")
+    if not missing and isinstance(config, dict):
+        missing = [f"config.{k}" for k in ("divisor", "seed", "loss", "model", "optimizer") if k not in config]
+    if missing or not isinstance(data["history"], list):
+        raise RecordError(f"incomplete, without {', '.join(missing) or 'a history list'}")
+    return data
+
+
+def alive(data: dict) -> bool | None:
+    """Whether a "running" record's process still runs: None where this host cannot tell (another host's run, or
+    a record without a pid); False for a run killed outright (SIGKILL, out of memory) on this host."""
+    if data.get("host") != socket.gethostname() or not data.get("pid"):
+        return None
+    try:
+        os.kill(data["pid"], 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 def versions() -> dict:

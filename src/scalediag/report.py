@@ -13,8 +13,11 @@ import re
 import statistics
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from . import tags
 from .files import write_json_atomic, write_text_atomic
+from .record import METRICS, RecordError, alive, read
 from .rules import best_runs, diagnose, divisor_order, healthy_summary, last_diag
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
@@ -25,13 +28,19 @@ COLUMNS = ("run", "status", "seed", "divisor", "loss", "init", "eps", "epochs", 
 LAST_COLUMNS = ("seconds_per_epoch", "findings")
 
 
-def collect(sweep_dir: Path) -> list[dict]:
-    runs = []
-    for path in sorted(Path(sweep_dir).rglob("metrics.json")):
-        metrics = json.loads(path.read_text())
+def collect(sweep_dir: Path) -> tuple[list[dict], dict[str, str]]:
+    """The records below sweep_dir, and {file: what is wrong} for those that cannot be read."""
+    runs, unreadable = [], {}
+    for path in sorted(Path(sweep_dir).rglob(METRICS)):
+        try:
+            metrics = read(path)
+        except RecordError as e:
+            unreadable[str(path.relative_to(sweep_dir))] = str(e)
+            continue
         metrics["dir"] = str(path.parent.relative_to(sweep_dir))
+        metrics["path"] = str(path.parent)  # for the command that continues it
         runs.append(metrics)
-    return runs
+    return runs, unreadable
 
 
 def record_jobs(sweep_dir: Path, names: list[str]) -> None:
@@ -40,11 +49,11 @@ def record_jobs(sweep_dir: Path, names: list[str]) -> None:
     write_json_atomic(Path(sweep_dir) / JOBS_FILE, {"jobs": names})
 
 
-def missing(sweep_dir: Path, runs: list[dict]) -> list[str]:
+def missing(sweep_dir: Path, runs: list[dict], unreadable: dict[str, str]) -> list[str]:
     path = Path(sweep_dir) / JOBS_FILE
     if not path.is_file():
         return []
-    present = {r.get("name") for r in runs} | {r["dir"] for r in runs}
+    present = {r.get("name") for r in runs} | {r["dir"] for r in runs} | {str(Path(f).parent) for f in unreadable}
     return [name for name in json.loads(path.read_text())["jobs"] if name not in present]
 
 
@@ -134,12 +143,38 @@ def diagnoses(runs: list[dict], findings: dict[int, list]) -> dict[str, list[str
     """Run name -> lines: each finding with its number and threshold, or why the run has no numbers."""
     out = {}
     for run in sorted(runs, key=lambda r: _sort_key(run_name(r))):
-        if run["status"] != "completed":
+        if run["status"] == "running":
+            out[run_name(run)] = [status_line(run)]
+        elif run["status"] != "completed":
             where = f" at epoch {run['epoch']}, step {run['step']}" if run.get("step") is not None else ""
             out[run_name(run)] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
         else:
             out[run_name(run)] = [f.message for f in findings[id(run)]] or [healthy_summary(run)]
     return out
+
+
+def status_line(run: dict) -> str:
+    """A "running" record: still running, or stopped without saying so (killed outright), with how to continue."""
+    kept = len(run["history"])
+    state = alive(run)
+    if state:
+        return f"RUNNING (pid {run['pid']} on {run['host']}), {kept} epoch(s) done"
+    how = "stopped without recording why (killed outright: SIGKILL, out of memory, a lost node)"
+    if state is None:
+        how = f"not running here: still running on {run.get('host', 'another host')}, or {how}"
+    return (f"DID NOT FINISH: {how}; kept {kept} epoch(s) of {run['config'].get('train', {}).get('epochs', '?')}; "
+            f"continue it with: {resume_command(run)}")
+
+
+def resume_command(run: dict) -> str:
+    """The command that continues a run in its own directory: its overrides, hydra.run.dir and train.resume=true."""
+    run_dir = Path(run.get("path", run["dir"]))
+    overrides = []
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if path.is_file():
+        overrides = [o for o in OmegaConf.to_container(OmegaConf.load(path))
+                     if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir=", "train.resume="))]
+    return " ".join(["python -m scalediag", *overrides, f"hydra.run.dir={run_dir}", "train.resume=true"])
 
 
 def _csv(rows: list[dict], layers: list[str]) -> str:
@@ -160,11 +195,12 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     from .plots import write_plots, write_sweep_plots
 
     sweep_dir = Path(sweep_dir)
-    runs = collect(sweep_dir)
-    absent = missing(sweep_dir, runs)
+    runs, unreadable = collect(sweep_dir)
+    absent = missing(sweep_dir, runs, unreadable)
     if not runs:
         raise FileNotFoundError(f"{sweep_dir}: no run with a metrics.json below it"
-                                + (f" (expected: {', '.join(absent)})" if absent else ""))
+                                + (f" (expected: {', '.join(absent)})" if absent else "")
+                                + "".join(f"; {f} is {why}" for f, why in unreadable.items()))
     best = best_runs(runs)
     findings = {id(r): diagnose(r, best[id(r)]) if r["status"] == "completed" else [] for r in runs}
     layers = run_layers(runs)
@@ -175,7 +211,10 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     text = table(aggregate([r for r, _ in completed], [lab for _, lab in completed]))
     lines = diagnoses(runs, findings)
     problems = {n: ["MISSING: no metrics.json (the job never started or was killed)"] for n in absent}
-    problems.update({run_name(r): [r["status"].upper()] for r in runs if r["status"] != "completed"})
+    problems.update({f: [f"UNREADABLE: {why}; the other runs are reported without it"]
+                     for f, why in unreadable.items()})
+    problems.update({run_name(r): [status_line(r) if r["status"] == "running" else r["status"].upper()]
+                     for r in runs if r["status"] != "completed"})
     contexts = [context(r) for r in runs]
     order = divisor_order(runs, contexts)
     by_divisor = [label(r, ("seed", "divisor")) for r in runs]  # one line per other configuration

@@ -20,6 +20,7 @@ CLIPPED_MIN = 0.05  # share of samples with p_true below the clip eps worth nami
 PLATEAU_TOLERANCE = 0.15  # |loss - clipped x -ln(eps)| within this share of the loss: the clip explains the plateau
 UPDATE_RATIO_RANGE = (1e-4, 1e-2)  # Adam's ||dw||/||w|| per step; about 1e-3 is the usual healthy value
 EPS_DOMINANT = 0.5  # share of a layer's weights where Adam's eps exceeds the sqrt(v) term it is added to
+VANISHED = 1e-3  # a median sqrt(v) below this x eps: the layer's gradients have vanished, eps does not matter
 SLOWER_FACTOR = 1.05  # final training loss this much above the sweep's best comparable run
 DIFFERS = 1.2  # a quantity that differs by this factor between two runs is named as a difference
 
@@ -113,19 +114,36 @@ def update_ratio(run: dict) -> list[Finding]:
     return found
 
 
-def eps_dominates(run: dict) -> list[Finding]:
+def _eps_layers(run: dict) -> list[tuple[str, float, float]]:
+    """(layer, share, median sqrt(v)) of each layer whose eps exceeds sqrt(v) for at least EPS_DOMINANT."""
     diag = last_diag(run)
-    over = [(layer, diag[tags.eps_fraction(layer)], diag.get(tags.sqrt_v_median(layer))) for layer in tags.layers(diag)
-            if diag.get(tags.eps_fraction(layer)) is not None and diag[tags.eps_fraction(layer)] >= EPS_DOMINANT]
-    if not over:
+    shares = {layer: diag.get(tags.eps_fraction(layer)) for layer in tags.layers(diag)}
+    return [(layer, share, diag.get(tags.sqrt_v_median(layer), 0.0)) for layer, share in shares.items()
+            if share is not None and share >= EPS_DOMINANT]
+
+
+def eps_dominates(run: dict) -> list[Finding]:
+    """Two cases: eps is larger than the gradients' scale (Adam turned SGD), or the gradients have vanished and
+    sqrt(v) decayed below eps (nothing flows back: eps is not the cause)."""
+    layers = _eps_layers(run)
+    if not layers:
         return []
     eps, lr = run["config"]["optimizer"]["eps"], run["config"]["optimizer"]["lr"]
-    shares = ", ".join(f"{share:.0%} of {layer}'s (median sqrt(v) {median:.2g})" for layer, share, median in over)
-    worst = max(share for _, share, _ in over)
-    return [Finding("eps_dominates", f"Adam's eps {eps:g} exceeds the sqrt(v) term it is added to for {shares} "
-                    f"weights (threshold {EPS_DOMINANT:.0%}): there Adam's step is lr*m/eps, proportional to the "
-                    f"gradient, as plain SGD with learning rate lr/eps = {lr / eps:.2g}, so the smaller a run's "
-                    f"gradients (the smaller its inputs), the slower it learns", worst, EPS_DOMINANT)]
+    over = [(layer, share, median) for layer, share, median in layers if median >= VANISHED * eps]
+    gone = [(layer, share, median) for layer, share, median in layers if median < VANISHED * eps]
+    found = []
+    if over:
+        shares = ", ".join(f"{share:.0%} of {layer}'s (median sqrt(v) {median:.2g})" for layer, share, median in over)
+        found.append(Finding("eps_dominates", f"Adam's eps {eps:g} exceeds the sqrt(v) term it is added to for "
+                             f"{shares} weights (threshold {EPS_DOMINANT:.0%}): there Adam's step is lr*m/eps, "
+                             f"proportional to the gradient, as plain SGD with learning rate lr/eps = {lr / eps:.2g}, "
+                             f"so the smaller a run's gradients (the smaller its inputs), the slower it learns",
+                             max(share for _, share, _ in over), EPS_DOMINANT))
+    for layer, share, median in gone:
+        found.append(Finding("no_gradient", f"{layer}: Adam's sqrt(v) has decayed to a median of {median:.2g} "
+                             f"(below {VANISHED:g} x eps; {share:.0%} of its weights below eps {eps:g}): the layer "
+                             f"gets (almost) no gradient any more; eps is not the cause", share, EPS_DOMINANT))
+    return found
 
 
 def slower(run: dict, best: dict | None) -> list[Finding]:
