@@ -78,9 +78,9 @@ def test_step_statistics_match_autograd_and_the_applied_step():
         assert stats[f"update/{name}/ratio"].item() == pytest.approx(expected, rel=1e-5)
         assert stats[f"weights/{name}/norm"].item() == pytest.approx(getattr(model, name).weight.norm().item())
     # h = [[1, -3, 2, -0.5], [0.5, -3.5, 0, 1]]: unit 1 is dead for both samples, unit 2 and 3 for one each
-    assert stats["relu/dead_fraction_batch"].item() == 0.25
-    assert stats["act/hidden/preact_max_abs"].item() == 3.5
-    assert stats["act/hidden/preact_mean"].item() == pytest.approx(h.mean().item())
+    assert stats["act/fc1/dead_fraction_batch"].item() == 0.25
+    assert stats["act/fc1/preact_max_abs"].item() == 3.5
+    assert stats["act/fc1/preact_mean"].item() == pytest.approx(h.mean().item())
     assert stats["logits/max"].item() == pytest.approx(logits.max().item())
     assert stats["probs/clipped_fraction"].item() == 0.0
     assert not diag.handles and all(not m._forward_hooks for m in model.modules())  # detached after collect
@@ -92,9 +92,9 @@ def test_unarmed_steps_record_nothing_and_probe_measures_the_dead_fraction():
         model(X).sum().backward()
         assert diag.seen == {} and not model.fc1._forward_hooks  # nothing attached between logging steps
         stats, hists = diag.probe(X, Y)
-    assert stats["relu/dead_fraction"].item() == 0.25
-    assert "relu/dead_fraction_batch" not in stats
-    assert set(hists) == {"act/hidden/preact", "logits", "weights/fc1", "bias/fc1", "weights/fc2", "bias/fc2"}
+    assert stats["act/fc1/dead_fraction"].item() == 0.25
+    assert "act/fc1/dead_fraction_batch" not in stats
+    assert set(hists) == {"act/fc1/preact", "logits", "weights/fc1", "bias/fc1", "weights/fc2", "bias/fc2"}
     assert model.training  # probe restores the mode
 
 
@@ -106,7 +106,7 @@ def test_the_clamp_shows_for_unscaled_inputs():
     x = torch.full((8, 28, 28), 200.0)  # raw pixels, divisor 1
     with Diagnostics(model) as diag:
         stats, _ = diag.probe(x, torch.arange(8))
-    assert stats["act/hidden/preact_std"].item() > 50
+    assert stats["act/fc1/preact_std"].item() > 50
     assert stats["probs/clipped_fraction"].item() > 0.5
     assert math.isfinite(stats["logits/max"].item())
 
@@ -138,7 +138,7 @@ def test_statistics_of_stacked_captures_equal_those_of_each_capture():
         alone = [diag.statistics(c) for c in captures]
         stacked = diag.statistics(Capture(captures[0].norm_tags, {k: torch.stack([c.tensors[k] for c in captures])
                                                                   for k in captures[0].tensors}))
-    assert set(stacked) == set(alone[0]) and len(stacked) == 20
+    assert set(stacked) == set(alone[0]) and len(stacked) == 21  # 20, and the saturated share
     for tag, values in stacked.items():
         assert values.shape == (4,), tag
         assert values.tolist() == pytest.approx([a[tag].item() for a in alone], rel=1e-6, abs=1e-7), tag
@@ -172,3 +172,30 @@ def test_adam_state_statistics_on_a_hand_built_state(convention):
     assert stats["adam/fc2/eps_fraction"].item() == 1.0  # v = 0: eps is all there is
     with Diagnostics(_tiny_model()) as diag:
         assert diag.adam(make(diag.model.parameters(), lr=1e-3, betas=[0.9, 0.9], eps=0.1)) == {}  # no step yet
+
+
+def test_saturated_and_dead_fractions_on_known_pre_activations():
+    """Saturated: the derivative below 1% of its maximum, i.e. relu z <= 0, tanh |z| > 2.993, sigmoid |z| > 5.986.
+    Dead: a unit saturated for every sample."""
+    from scalediag.diagnostics import saturated_fraction
+
+    z = torch.tensor([[-1.0, 0.5, 3.0, -7.0],
+                      [-2.0, -0.1, 3.5, 6.5],
+                      [0.0, 0.2, -4.0, -6.1]])  # [3 samples, 4 units]
+    expected = {  # activation: (saturated pairs of the 12, dead units of the 4)
+        "relu": (7 / 12, 1 / 4),  # z <= 0 in 7 pairs; unit 0 for every sample
+        "tanh": (6 / 12, 2 / 4),  # |z| > 2.993: units 2 and 3, for every sample
+        "sigmoid": (3 / 12, 1 / 4),  # |z| > 5.986: unit 3, for every sample
+        "leaky_relu": (0.0, 0.0),  # its slope never falls below 1% of its maximum
+    }
+    for activation, (pairs, units) in expected.items():
+        assert saturated_fraction(z, activation).item() == pytest.approx(pairs), activation
+        assert dead_fraction(z, activation).item() == pytest.approx(units), activation
+    assert dead_fraction(z) == dead_fraction(z, "relu")  # relu is the default
+
+
+def test_gelu_saturates_far_left_only():
+    from scalediag.diagnostics import saturated_fraction
+
+    z = torch.tensor([[-6.0, -3.5, 0.0, 2.0, 6.0]])
+    assert saturated_fraction(z, "gelu").item() == pytest.approx(2 / 5)  # gelu'(-3.5) = -0.0036: below 1% of 1.129

@@ -9,7 +9,7 @@ import pytest
 from conftest import fake_sweep, run_cli
 from scalediag.report import aggregate, label
 
-PLOTS = {"loss.png", "dead_relu.png", "logits.png", "clipped.png", "update_ratio.png"}
+PLOTS = {"loss.png", "dead_units.png", "saturated.png", "logits.png", "clipped.png", "update_ratio.png"}
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +77,12 @@ def test_per_layer_columns_come_from_the_runs_layers():
     run = {"dir": "d", "status": "completed", "config": {"seed": 0, "divisor": 255, "loss": {"name": "x"},
                                                         "model": {"init": "keras"}, "optimizer": {"eps": 1e-7}},
            "history": [{"epoch": 1, "seconds": 1.0, "diag": diag}]}
+    diag.update({"act/fc1/dead_fraction": 0.1, "act/fc2/dead_fraction": 0.2})
     layers = run_layers([run])
-    assert layers == ["fc1", "fc2", "fc10"]
+    assert layers == (["fc1", "fc2", "fc10"], ["fc1", "fc2"])
     r = row(run, [], layers)
     assert (r["update_ratio_fc1"], r["update_ratio_fc2"], r["update_ratio_fc10"]) == (1e-3, 2e-3, 3e-3)
+    assert (r["dead_fraction_fc1"], r["dead_fraction_fc2"]) == (0.1, 0.2) and "dead_fraction_fc10" not in r
 
 
 def _final_run(divisor, eps, seed=0, loss=0.3):

@@ -8,13 +8,13 @@ from scalediag import rules as d
 
 
 def healthy(name="divisor=255", divisor=255, loss="cross_entropy", seed=0, train=(0.50, 0.38, 0.34, 0.31, 0.29)):
-    diag = {"relu/dead_fraction": 0.1, "probs/clipped_fraction": 0.0, "update/fc1/ratio": 2e-3,
+    diag = {"act/fc1/dead_fraction": 0.1, "probs/clipped_fraction": 0.0, "update/fc1/ratio": 2e-3,
             "update/fc2/ratio": 1e-3, "logits/max": 18.0, "logits/min": -19.0}
     return {
         "name": name, "status": "completed",
         "config": {"divisor": divisor, "seed": seed, "loss": {"name": loss}},
-        "init": {"loss/init": 2.45, "logits/min": -1.8, "logits/max": 2.2, "act/hidden/preact_std": 0.59,
-                 "relu/dead_fraction": 0.0},
+        "init": {"loss/init": 2.45, "logits/min": -1.8, "logits/max": 2.2, "act/fc1/preact_std": 0.59,
+                 "act/fc1/dead_fraction": 0.0},
         "history": [{"epoch": i + 1, "train_loss": t, "test_loss": t + 0.05, "diag": dict(diag)}
                     for i, t in enumerate(train)],
         "final": {"train_loss": train[-1], "never_predicted": 0},
@@ -43,20 +43,20 @@ def test_initial_loss_far_above_ln10():
 
 def test_preactivation_scale():
     run = healthy(divisor=1)
-    run["init"]["act/hidden/preact_std"] = 150.0
+    run["init"]["act/fc1/preact_std"] = 150.0
     (f,) = d.preact_scale(run)
     assert (f.value, f.threshold) == (150.0, 10.0) and "divisor 1" in f.message
-    run["init"]["act/hidden/preact_std"] = 9.0
+    run["init"]["act/fc1/preact_std"] = 9.0
     assert d.preact_scale(run) == []
 
 
-def test_dead_relus_with_the_epoch_they_crossed():
+def test_dead_units_with_the_epoch_they_crossed():
     run = healthy()
     for h, f in zip(run["history"], (0.2, 0.55, 0.7, 0.72, 0.7)):
-        h["diag"]["relu/dead_fraction"] = f
-    (f,) = d.dead_relus(run)
+        h["diag"]["act/fc1/dead_fraction"] = f
+    (f,) = d.dead_units(run)
     assert f.value == 0.72 and "first above it at epoch 2 (55%)" in f.message and "threshold 50%" in f.message
-    assert d.dead_relus(healthy()) == []
+    assert d.dead_units(healthy()) == []
 
 
 def test_clip_plateau_for_the_clamped_loss():
@@ -145,7 +145,7 @@ def test_eps_dominates_names_the_share_the_median_and_what_follows():
 def test_slower_names_what_differs_between_the_two_runs_and_why():
     best = healthy()
     slow = healthy(name="divisor=1000", divisor=1000, train=(0.54, 0.405, 0.365, 0.337, 0.317))
-    slow["init"]["act/hidden/preact_std"] = 0.15
+    slow["init"]["act/fc1/preact_std"] = 0.15
     slow["history"][-1]["diag"]["update/fc1/ratio"] = 1.5e-3  # best's: 2e-3, a factor 1.33
     (f,) = d.slower(slow, best)
     assert "pre-activation std at init 0.15 against 0.59" in f.message
@@ -179,3 +179,27 @@ def test_eps_over_vanished_gradients_is_not_blamed_on_eps():
     (f,) = d.eps_dominates(run)
     assert f.rule == "no_gradient" and f.message.startswith("fc1: Adam's sqrt(v) has decayed to a median of 0")
     assert "eps is not the cause" in f.message
+
+
+def test_saturated_units_of_a_saturating_activation_with_the_epoch_crossed():
+    run = healthy(divisor=1)
+    run["config"]["model"] = {"activation": "tanh"}
+    for h, share in zip(run["history"], (0.3, 0.62, 0.8, 0.85, 0.84)):
+        h["diag"].update({"act/fc1/saturated_fraction": share, "act/fc1/dead_fraction": 0.4})
+    (f,) = d.saturated_units(run)
+    assert (f.rule, f.value, f.threshold) == ("saturated", 0.85, 0.5)
+    assert f.message.startswith("fc1: tanh is saturated for 85% of the (sample, unit) pairs on the probe set")
+    assert "first above it at epoch 2 (62%)" in f.message and "40% of the units for every sample" in f.message
+    run["config"]["model"] = {"activation": "relu"}  # half of a ReLU's pairs are zero by design: not a finding
+    assert d.saturated_units(run) == [] and d.saturated_units(healthy()) == []
+
+
+def test_gradients_vanishing_across_layers():
+    run = healthy(divisor=1)
+    run["history"][-1]["diag"].update({"grad/fc1/output_rms": 2.5e-5, "grad/fc2/output_rms": 4.8e-3})
+    (f,) = d.gradient_flow(run)
+    assert f.rule == "gradient_flow" and f.value == pytest.approx(2.5e-5 / 4.8e-3) and f.threshold == 0.05
+    assert f.message.startswith("gradients vanish towards the input: the RMS of the loss gradient at fc1's output is "
+                                "0.0052 x that at fc2's")
+    run["history"][-1]["diag"].update({"grad/fc1/output_rms": 1e-3, "grad/fc2/output_rms": 3.9e-3})  # healthy: 0.26
+    assert d.gradient_flow(run) == [] and d.gradient_flow(healthy()) == []

@@ -17,13 +17,15 @@ SCALARS = {
     "weights/fc1/norm", "weights/fc2/norm", "bias/fc1/norm", "bias/fc2/norm",
     "update/fc1/ratio", "update/fc2/ratio", "grad/fc1/norm", "grad/fc2/norm",
     "grad/fc1/output_rms", "grad/fc2/output_rms",
-    "act/hidden/preact_mean", "act/hidden/preact_std", "act/hidden/preact_max_abs",
-    "relu/dead_fraction_batch", "relu/dead_fraction",
+    "act/fc1/preact_mean", "act/fc1/preact_std", "act/fc1/preact_max_abs",
+    "act/fc1/dead_fraction_batch", "act/fc1/dead_fraction", "act/fc1/saturated_fraction",
+    "act/fc1/saturated_fraction_batch", "adam/fc1/eps_fraction", "adam/fc2/sqrt_v_median",
     "logits/min", "logits/max", "logits/std", "logits/margin",
     "probs/clipped_fraction", "probs/saturated_fraction",
 }
-HISTOGRAMS = {"weights/fc1", "weights/fc2", "bias/fc1", "bias/fc2", "act/hidden/preact", "logits"}
-HPARAMS = {"divisor", "optimizer", "optimizer.eps", "optimizer.lr", "loss", "model.init", "seed", "train.batch_size"}
+HISTOGRAMS = {"weights/fc1", "weights/fc2", "bias/fc1", "bias/fc2", "act/fc1/preact", "logits"}
+HPARAMS = {"divisor", "optimizer", "optimizer.eps", "optimizer.lr", "loss", "model.init", "model.activation",
+           "model.hidden", "seed", "train.batch_size"}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def test_every_tag_is_in_each_run_and_hparams_in_its_own_directory(sweep):
         assert {"_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"} <= set(by_tag)
         assert [s for s, _ in by_tag["loss/init"]] == [0]
         assert [s for s, _ in by_tag["loss/train_step"]] == list(range(4, 81, 4))  # 16 steps/epoch, every 4th
-        assert [s for s, _ in by_tag["relu/dead_fraction"]] == [0, 16, 32, 48, 64, 80]  # at init and per epoch
+        assert [s for s, _ in by_tag["act/fc1/dead_fraction"]] == [0, 16, 32, 48, 64, 80]  # at init and per epoch
         assert [s for s, _ in by_tag["weights/fc1"]] == [0, 16, 32, 48, 64, 80]  # at init and per epoch
         assert not [p for p in (sweep / run).iterdir() if p.is_dir() and p.name != ".hydra"]  # no sub-runs
 
@@ -165,3 +167,21 @@ def test_no_histogram_of_non_finite_values(tmp_path):
     (path,) = tmp_path.glob("events.out.tfevents.*")
     tags = [v.tag for e in EventFileLoader(str(path)).Load() for v in e.summary.value]
     assert tags == ["finite"]
+
+
+def test_a_two_hidden_layer_run_logs_every_layer_s_statistics(fake_root, tmp_path):
+    from conftest import compose_cfg, fake_overrides
+    from scalediag.train import run
+
+    run(compose_cfg([*fake_overrides(fake_root), "model.hidden=[32,16]", "train.epochs=1", "diag.every_n_steps=4"]),
+        tmp_path, name="deep")
+    by_tag = _events(tmp_path)
+    for layer in ("fc1", "fc2"):
+        for stat in ("preact_std", "preact_mean", "preact_max_abs", "dead_fraction", "dead_fraction_batch",
+                     "saturated_fraction", "saturated_fraction_batch"):
+            assert f"act/{layer}/{stat}" in by_tag, (layer, stat)
+        assert by_tag[f"act/{layer}/preact"][0][1] == "histograms"
+    for layer in ("fc1", "fc2", "fc3"):
+        assert {f"weights/{layer}/norm", f"grad/{layer}/output_rms", f"update/{layer}/ratio",
+                f"adam/{layer}/eps_fraction", f"weights/{layer}"} <= set(by_tag)
+    assert not [t for t in by_tag if t.startswith("act/fc3/")]

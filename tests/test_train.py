@@ -25,8 +25,8 @@ def test_metrics_json_holds_status_config_history_final_device_versions(fake_roo
     assert set(on_disk["history"][0]) == {"epoch", "train_loss", "test_loss", "test_acc", "never_predicted", "seconds",
                                           "diag"}
     diag = on_disk["history"][-1]["diag"]
-    assert {"relu/dead_fraction", "update/fc1/ratio", "probs/clipped_fraction", "logits/max"} <= set(diag)
-    assert 0 < on_disk["init"]["loss/init"] < 5 and 0 <= on_disk["init"]["relu/dead_fraction"] < 0.1
+    assert {"act/fc1/dead_fraction", "update/fc1/ratio", "probs/clipped_fraction", "logits/max"} <= set(diag)
+    assert 0 < on_disk["init"]["loss/init"] < 5 and 0 <= on_disk["init"]["act/fc1/dead_fraction"] < 0.1
     final_keys = ("train_loss", "test_loss", "test_acc", "never_predicted")
     assert on_disk["final"] == {k: on_disk["history"][-1][k] for k in final_keys}
     assert on_disk["device"] == "cpu" and on_disk["versions"]["torch"] == torch.__version__
@@ -61,7 +61,7 @@ def test_the_data_set_lives_on_the_device(fake_root, device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_diagnostics_run_on_the_device(fake_root, tmp_path, device):
     on = _run(fake_root, tmp_path / device, "diag.every_n_steps=4", device=device)
-    assert {"relu/dead_fraction", "update/fc1/ratio"} <= set(on["history"][-1]["diag"])
+    assert {"act/fc1/dead_fraction", "update/fc1/ratio"} <= set(on["history"][-1]["diag"])
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "keras_clipped"])

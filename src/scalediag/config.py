@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .model import INITS
+from .model import ACTIVATIONS, INITS
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"  # the repository's conf/ (editable install)
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,7 +58,9 @@ RULES = {
     "data.verify": (lambda v: isinstance(v, bool), "true or false"),
     "data.train_limit": (lambda v: v is None or _count(v), "null (all samples) or an integer >= 1"),
     "data.test_limit": (lambda v: v is None or _count(v), "null (all samples) or an integer >= 1"),
-    "model.hidden": (_count, "an integer >= 1"),
+    "model.hidden": (lambda v: _count(v) or (_is_list(v) and len(v) > 0 and all(_count(h) for h in v)),
+                     "an integer >= 1 or a list of them, e.g. [256,128]"),
+    "model.activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
     "model.init": (lambda v: v in INITS, "one of " + ", ".join(INITS)),
     "optimizer.lr": (_positive_number, "a finite number > 0"),
     "optimizer.betas": (

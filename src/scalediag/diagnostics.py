@@ -21,7 +21,10 @@ from torch import nn
 
 from . import tags
 from .losses import KERAS_EPSILON
+from .model import ACTIVATIONS
 from .optim import eps_convention
+
+KINDS = {module: name for name, module in ACTIVATIONS.items()}  # activation module -> model.activation name
 
 
 def fraction(mask: torch.Tensor) -> torch.Tensor:
@@ -29,10 +32,35 @@ def fraction(mask: torch.Tensor) -> torch.Tensor:
     return torch.mean(mask, dim=-1, dtype=torch.float32)
 
 
-def dead_fraction(z: torch.Tensor) -> torch.Tensor:
-    """Share of units (columns of z [..., B, H], before or after the ReLU) at or below zero for every sample: the
-    ReLU passes nothing through them, nor any gradient back."""
-    return fraction(z.amax(dim=-2) <= 0)
+SATURATION = 0.01  # a unit is saturated for a sample where its activation's derivative is below 1% of its maximum
+_EDGE = math.atanh(math.sqrt(1 - SATURATION))  # 1 - tanh(z)^2 < 1%  <=>  |z| > 2.993
+
+
+def _gelu_slope(z: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (1 + torch.erf(z / math.sqrt(2))) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+_GELU_MAX = float(_gelu_slope(torch.linspace(0, 4, 4001)).max())  # 1.129, at z = 1.41
+
+# activation -> where its derivative at the pre-activation z is below SATURATION x its maximum
+SATURATES = {
+    "relu": lambda z: z <= 0,  # derivative 0 (torch's relu'(0) is 0)
+    "leaky_relu": lambda z: torch.zeros_like(z, dtype=torch.bool),  # slope 0.01 = 1% of 1: never below
+    "gelu": lambda z: _gelu_slope(z).abs() < SATURATION * _GELU_MAX,  # far left, and where the slope crosses 0
+    "tanh": lambda z: z.abs() > _EDGE,
+    "sigmoid": lambda z: z.abs() > 2 * _EDGE,  # sigmoid' = (1 - tanh(z/2)^2) / 4, its maximum 1/4
+}
+
+
+def dead_fraction(z: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+    """Share of units (columns of z [..., B, H], pre-activations; for ReLU also its outputs) saturated for every
+    sample: the activation passes (almost) no gradient back through them. For ReLU: zero for every sample."""
+    return fraction(SATURATES[activation](z).all(dim=-2))
+
+
+def saturated_fraction(z: torch.Tensor, activation: str) -> torch.Tensor:
+    """Share of (sample, unit) pairs of z [..., B, H] where the activation is saturated."""
+    return fraction(SATURATES[activation](z).flatten(-2))
 
 
 def logit_stats(logits: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -73,15 +101,27 @@ class Capture:
     """A measured step's raw measurements, or n of them stacked along a new first dimension.
 
     tensors: "norms" [..., k], the 2-norms named by norm_tags (a "moved/<layer>" entry is ||w - w_armed||);
-    "preact" [..., B, H]; "logits" [..., B, C]; "target" [..., B]; each where the step produced it.
+    "preact/<layer>" [..., B, H] per hidden layer; "logits" [..., B, C]; "target" [..., B]; each where the step
+    produced it.
     """
 
     norm_tags: tuple[str, ...]
     tensors: dict[str, torch.Tensor]
 
 
+def activations(model: nn.Module) -> dict[str, tuple[nn.Module, str]]:
+    """layer -> (activation module, its name), for each activation and the Linear layer that feeds it."""
+    found, last = {}, None
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            last = name
+        elif type(m) in KINDS and last is not None:
+            found[last] = (m, KINDS[type(m)])
+    return found
+
+
 class Diagnostics:
-    """Forward hooks on the Linear and ReLU modules and on the model's output, and gradient hooks on the Linear
+    """Forward hooks on the Linear and activation modules and on the model's output, and gradient hooks on the Linear
     outputs, for the armed step only; none is left after collect() or on exit:
 
         with Diagnostics(model) as diag:
@@ -98,7 +138,7 @@ class Diagnostics:
     def __init__(self, model: nn.Module, clip_eps: float = KERAS_EPSILON):
         self.model, self.clip_eps = model, clip_eps
         self.linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
-        self.relus = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
+        self.acts = activations(model)
         self.handles: list = []
         self.armed = False
         self.target: torch.Tensor | None = None
@@ -126,8 +166,8 @@ class Diagnostics:
         self.before = {name: self._copy(name, m.weight) for name, m in self.linears.items()} if update else {}
         for name, m in self.linears.items():
             self.handles.append(m.register_forward_hook(self._linear_hook(name)))
-        for m in self.relus.values():
-            self.handles.append(m.register_forward_hook(self._relu_hook))
+        for layer, (m, _) in self.acts.items():
+            self.handles.append(m.register_forward_hook(self._act_hook(layer)))
         self.handles.append(self.model.register_forward_hook(self._output_hook))
 
     def _copy(self, name: str, weight: torch.Tensor) -> torch.Tensor:
@@ -146,8 +186,11 @@ class Diagnostics:
 
         return hook
 
-    def _relu_hook(self, module, inputs, output) -> None:
-        self.seen["preact"] = inputs[0].detach()
+    def _act_hook(self, layer: str):
+        def hook(module, inputs, output):
+            self.seen[f"preact/{layer}"] = inputs[0].detach()
+
+        return hook
 
     def _output_hook(self, module, inputs, output) -> None:
         self.seen["logits"] = output.detach()
@@ -158,7 +201,7 @@ class Diagnostics:
         self._detach()
         names, norms = self._norms()
         tensors = {"norms": torch.stack(norms)}
-        tensors.update({key: self.seen[key] for key in ("preact", "logits") if key in self.seen})
+        tensors.update({key: v for key, v in self.seen.items() if key.startswith("preact/") or key == "logits"})
         if "logits" in tensors and self.target is not None:
             tensors["target"] = self.target
         self.seen, self.target, self.before = {}, None, {}
@@ -192,9 +235,12 @@ class Diagnostics:
                 stats[tags.update_ratio(name)] = norm / stats[tags.weight_norm(name)]  # ||w - w_armed|| / ||w||
             else:
                 stats[tag] = norm
-        if "preact" in t:
-            stats.update({tags.hidden(k): v for k, v in preact_stats(t["preact"]).items()})
-            stats[tags.DEAD_BATCH] = dead_fraction(t["preact"])
+        for layer, (_, kind) in self.acts.items():
+            if f"preact/{layer}" in t:
+                z = t[f"preact/{layer}"]
+                stats.update({tags.preact(layer, k): v for k, v in preact_stats(z).items()})
+                stats[tags.dead_batch(layer)] = dead_fraction(z, kind)
+                stats[tags.saturated_batch(layer)] = saturated_fraction(z, kind)
         if "logits" in t:
             stats.update({tags.logits(k): v for k, v in logit_stats(t["logits"]).items()})
             if "target" in t:
@@ -220,7 +266,7 @@ class Diagnostics:
 
     @torch.no_grad()
     def probe(self, x: torch.Tensor, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Forward a fixed probe batch: (scalars incl. relu/dead_fraction, tensors for histograms)."""
+        """Forward a fixed probe batch: (scalars incl. each hidden layer's dead fraction, tensors for histograms)."""
         was_training = self.model.training
         self.model.eval()
         self.arm(target, update=False)
@@ -228,8 +274,11 @@ class Diagnostics:
         capture = self.collect()
         self.model.train(was_training)
         stats = self.statistics(capture)
-        stats[tags.DEAD] = stats.pop(tags.DEAD_BATCH)  # over the probe set: the usual "dead"
-        hists = {tags.PREACT: capture.tensors["preact"], tags.LOGITS: capture.tensors["logits"]}
+        hists = {tags.LOGITS: capture.tensors["logits"]}
+        for layer in self.acts:  # over the probe set: the usual "dead"
+            stats[tags.dead(layer)] = stats.pop(tags.dead_batch(layer))
+            stats[tags.saturated(layer)] = stats.pop(tags.saturated_batch(layer))
+            hists[tags.preact(layer)] = capture.tensors[f"preact/{layer}"]
         for name, m in self.linears.items():
             hists[tags.weights(name)], hists[tags.bias(name)] = m.weight.detach(), m.bias.detach()
         return stats, hists

@@ -1,20 +1,32 @@
-"""The question's MLP. Pure nn.Module: it knows nothing of logging; diagnostics attach through hooks."""
+"""The question's MLP. Pure nn.Module: it knows nothing of logging; diagnostics attach through hooks.
+
+Its children mirror Keras's layer list: Flatten, then per hidden layer a Dense (fc1, fc2, ...) and its activation
+(named for it: relu, relu2, ...), then the Dense to the logits. The default, hidden=128 with relu, is the question's
+Flatten -> fc1 (784->128) -> relu -> fc2 (128->10).
+"""
 
 from __future__ import annotations
 
 from torch import nn
 
+# model.activation -> module; none in place: hooks must see the pre-activation intact
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
 
 class MLP(nn.Module):
-    def __init__(self, hidden: int = 128, n_in: int = 28 * 28, n_out: int = 10):
+    def __init__(self, hidden: int | list[int] = 128, n_in: int = 28 * 28, n_out: int = 10, activation: str = "relu"):
         super().__init__()
+        widths = [hidden] if isinstance(hidden, int) else list(hidden)
         self.flatten = nn.Flatten()
-        self.fc1 = nn.Linear(n_in, hidden)
-        self.relu = nn.ReLU()  # not in-place: hooks must see the pre-activation intact
-        self.fc2 = nn.Linear(hidden, n_out)
+        for i, (a, b) in enumerate(zip([n_in, *widths], widths), start=1):
+            self.add_module(f"fc{i}", nn.Linear(a, b))
+            self.add_module(activation if i == 1 else f"{activation}{i}", ACTIVATIONS[activation]())
+        self.add_module(f"fc{len(widths) + 1}", nn.Linear(widths[-1], n_out))
 
     def forward(self, x):  # x: [B, 28, 28] float -> logits [B, 10]
-        return self.fc2(self.relu(self.fc1(self.flatten(x))))
+        for layer in self.children():
+            x = layer(x)
+        return x
 
 
 def init_keras_(model: nn.Module) -> None:
@@ -32,10 +44,10 @@ def init_torch_(model: nn.Module) -> None:
 INITS = {"keras": init_keras_, "torch": init_torch_}  # model.init
 
 
-def build_model(hidden: int, init: str) -> MLP:
+def build_model(hidden: int | list[int], init: str, activation: str = "relu") -> MLP:
     """conf/model/mlp.yaml's _target_."""
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}, one of {', '.join(INITS)}")
-    model = MLP(hidden)
+    model = MLP(hidden if isinstance(hidden, int) else [int(h) for h in hidden], activation=activation)
     INITS[init](model)
     return model

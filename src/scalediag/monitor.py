@@ -132,7 +132,8 @@ class Probe:
             stats[tags.LOSS_INIT] = stats.pop(tags.LOSS_PROBE)
             return writer.scalars(stats, step)
         values = to_floats(stats)
-        writer.scalars({tags.DEAD: values[tags.DEAD]}, step)
+        writer.scalars({tag: values[tag] for layer in self.diag.acts for tag in (tags.dead(layer),
+                                                                                   tags.saturated(layer))}, step)
         return values
 
 

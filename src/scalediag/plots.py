@@ -17,16 +17,20 @@ from . import tags  # noqa: E402
 from .files import write_bytes_atomic  # noqa: E402
 
 
-def plots(layers: list[str]) -> dict[str, list[tuple[str, str, str]]]:
-    """file -> panels: (title, key in an epoch's record or its "diag", y scale)."""
+def plots(layers: tuple[list[str], list[str]]) -> dict[str, list[tuple[str, str, str]]]:
+    """file -> panels: (title, key in an epoch's record or its "diag", y scale); layers: (every, hidden)."""
+    every, hidden = layers
     return {
         "loss.png": [("training loss (epoch mean)", "train_loss", "log"), ("test loss", "test_loss", "log")],
-        "dead_relu.png": [("dead ReLU fraction (probe set)", tags.DEAD, "linear")],
+        "dead_units.png": [(f"{layer}: dead units (saturated for every probe sample)", tags.dead(layer), "linear")
+                           for layer in hidden],
+        "saturated.png": [(f"{layer}: saturated (sample, unit) pairs (probe set)", tags.saturated(layer), "linear")
+                          for layer in hidden],
         "logits.png": [("largest logit (probe set)", tags.LOGITS_MAX, "symlog"),
                        ("smallest logit (probe set)", tags.LOGITS_MIN, "symlog")],
         "clipped.png": [("share of samples at the probability clip (probe set)", tags.CLIPPED, "linear")],
         "update_ratio.png": [(f"{layer}: ||dw|| / ||w|| per step", tags.update_ratio(layer), "log")
-                             for layer in layers],
+                             for layer in every],
     }
 
 
@@ -44,7 +48,7 @@ def series(run: dict, key: str) -> tuple[list[int], list[float]]:
     return [e for e, _ in points], [v for _, v in points]
 
 
-def write_plots(runs: list[dict], labels: list[str], out_dir: Path, layers: list[str]) -> list[str]:
+def write_plots(runs: list[dict], labels: list[str], out_dir: Path, layers: tuple[list[str], list[str]]) -> list[str]:
     """Write every per-epoch plot that has data; return the file names written."""
     colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
     written = []

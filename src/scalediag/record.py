@@ -122,6 +122,8 @@ def versions() -> dict:
 
 def hparams(cfg: DictConfig) -> dict:
     """The keys TensorBoard's HParams dashboard sorts runs by."""
-    return {"divisor": float(cfg.divisor), "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1], "optimizer.eps": float(cfg.optimizer.eps), "optimizer.lr":
-            float(cfg.optimizer.lr), "loss": cfg.loss.name, "model.init": cfg.model.init, "seed": cfg.seed,
-            "train.batch_size": cfg.train.batch_size}
+    model, opt = OmegaConf.to_container(cfg.model), cfg.optimizer
+    return {"divisor": float(cfg.divisor), "optimizer": opt._target_.rsplit(".", 1)[-1],
+            "optimizer.eps": float(opt.eps), "optimizer.lr": float(opt.lr), "loss": cfg.loss.name,
+            "model.init": model["init"], "model.activation": model["activation"], "model.hidden": str(model["hidden"]),
+            "seed": cfg.seed, "train.batch_size": cfg.train.batch_size}

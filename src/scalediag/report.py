@@ -22,9 +22,9 @@ from .rules import best_runs, diagnose, divisor_order, healthy_summary, last_dia
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
 JOBS_FILE = "jobs.json"
-# summary.csv: these, then update_ratio_<layer> for each layer of the runs, then the last two
-COLUMNS = ("run", "status", "seed", "divisor", "loss", "init", "eps", "epochs", "train_loss", "test_loss", "test_acc",
-           "never_predicted", "init_loss", "init_preact_std", "dead_fraction", "clipped_fraction")
+# summary.csv: these, then per layer (layer_columns), then the last two
+COLUMNS = ("run", "status", "seed", "divisor", "loss", "activation", "init", "optimizer", "eps", "epochs",
+           "train_loss", "test_loss", "test_acc", "never_predicted", "init_loss", "clipped_fraction")
 LAST_COLUMNS = ("seconds_per_epoch", "findings")
 
 
@@ -81,23 +81,34 @@ def _sort_key(text: str):
     return key
 
 
-def run_layers(runs: list[dict]) -> list[str]:
-    """Every layer with an update ratio in any run's last epoch, in model order."""
-    return tags.layers({tag for run in runs for tag in last_diag(run)})
+def run_layers(runs: list[dict]) -> tuple[list[str], list[str]]:
+    """Every layer, and every hidden layer, measured in any run's last epoch, in model order."""
+    seen = {tag for run in runs for tag in last_diag(run)}
+    return tags.layers(seen), tags.hidden_layers(seen)
 
 
-def row(run: dict, findings: list, layers: list[str]) -> dict:
+def layer_columns(layers: tuple[list[str], list[str]]) -> list[str]:
+    every, hidden = layers
+    return [*(f"{c}_{layer}" for layer in hidden for c in ("init_preact_std", "dead_fraction", "saturated_fraction")),
+            *(f"update_ratio_{layer}" for layer in every)]
+
+
+def row(run: dict, findings: list, layers: tuple[list[str], list[str]]) -> dict:
     cfg, final, history = run["config"], run.get("final") or {}, run.get("history") or []
     init, last = run.get("init") or {}, last_diag(run)
     seconds = [h["seconds"] for h in history if h.get("seconds") is not None]
     return {
         "run": run["dir"], "status": run["status"], "seed": cfg["seed"], "divisor": cfg["divisor"],
-        "loss": cfg["loss"]["name"], "init": cfg["model"]["init"], "eps": cfg["optimizer"]["eps"],
+        "loss": cfg["loss"]["name"], "activation": cfg["model"].get("activation", "relu"),
+        "init": cfg["model"]["init"], "optimizer": cfg["optimizer"].get("_target_", "").rsplit(".", 1)[-1],
+        "eps": cfg["optimizer"]["eps"],
         "epochs": len(history), "train_loss": final.get("train_loss"), "test_loss": final.get("test_loss"),
         "test_acc": final.get("test_acc"), "never_predicted": final.get("never_predicted"),
-        "init_loss": init.get(tags.LOSS_INIT), "init_preact_std": init.get(tags.PREACT_STD),
-        "dead_fraction": last.get(tags.DEAD), "clipped_fraction": last.get(tags.CLIPPED),
-        **{f"update_ratio_{layer}": last.get(tags.update_ratio(layer)) for layer in layers},
+        "init_loss": init.get(tags.LOSS_INIT), "clipped_fraction": last.get(tags.CLIPPED),
+        **{f"init_preact_std_{layer}": init.get(tags.preact_std(layer)) for layer in layers[1]},
+        **{f"dead_fraction_{layer}": last.get(tags.dead(layer)) for layer in layers[1]},
+        **{f"saturated_fraction_{layer}": last.get(tags.saturated(layer)) for layer in layers[1]},
+        **{f"update_ratio_{layer}": last.get(tags.update_ratio(layer)) for layer in layers[0]},
         "seconds_per_epoch": statistics.median(seconds) if seconds else None,
         "findings": ";".join(f.rule for f in findings) or "healthy",
     }
@@ -177,9 +188,9 @@ def resume_command(run: dict) -> str:
     return " ".join(["python -m scalediag", *overrides, f"hydra.run.dir={run_dir}", "train.resume=true"])
 
 
-def _csv(rows: list[dict], layers: list[str]) -> str:
+def _csv(rows: list[dict], layers: tuple[list[str], list[str]]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[*COLUMNS, *(f"update_ratio_{layer}" for layer in layers), *LAST_COLUMNS])
+    writer = csv.DictWriter(buf, fieldnames=[*COLUMNS, *layer_columns(layers), *LAST_COLUMNS])
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()

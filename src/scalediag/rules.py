@@ -15,7 +15,10 @@ LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well
 
 INIT_LOSS_MAX = 2 * LN10  # initial loss above this: logits too large at initialization
 PREACT_STD_MAX = 10.0  # hidden pre-activation std at init above this: inputs not scaled for the initialization
-DEAD_MAX = 0.5  # share of hidden units dead on the probe set
+DEAD_MAX = 0.5  # share of a hidden layer's units dead (saturated for every probe sample)
+SATURATED_MAX = 0.5  # share of (sample, unit) pairs where a saturating activation (tanh, sigmoid) passes < 1%
+SATURATING = ("tanh", "sigmoid")
+GRAD_FLOW_RANGE = (0.05, 20.0)  # first / last layer's output-gradient RMS; 0.25-0.75 in healthy runs here
 CLIPPED_MIN = 0.05  # share of samples with p_true below the clip eps worth naming
 PLATEAU_TOLERANCE = 0.15  # |loss - clipped x -ln(eps)| within this share of the loss: the clip explains the plateau
 UPDATE_RATIO_RANGE = (1e-4, 1e-2)  # Adam's ||dw||/||w|| per step; about 1e-3 is the usual healthy value
@@ -59,8 +62,18 @@ def init_loss(run: dict) -> list[Finding]:
                     loss, INIT_LOSS_MAX)]
 
 
+def _first_hidden(stats: dict) -> str | None:
+    return next(iter(tags.hidden_layers(stats)), None)
+
+
+def _activation(run: dict) -> str:
+    return run["config"].get("model", {}).get("activation", "relu")
+
+
 def preact_scale(run: dict) -> list[Finding]:
-    std = (run.get("init") or {}).get(tags.PREACT_STD)
+    init = run.get("init") or {}
+    layer = _first_hidden(init)
+    std = init.get(tags.preact_std(layer)) if layer else None
     if std is None or std <= PREACT_STD_MAX:
         return []
     return [Finding("preact_scale", f"hidden pre-activations at init have std {std:.3g} (threshold "
@@ -68,15 +81,57 @@ def preact_scale(run: dict) -> list[Finding]:
                     f"initialization (divisor {run['config']['divisor']:g})", std, PREACT_STD_MAX)]
 
 
-def dead_relus(run: dict) -> list[Finding]:
-    fractions = [(h["epoch"], (h.get("diag") or {}).get(tags.DEAD)) for h in run.get("history") or []]
-    over = [(e, f) for e, f in fractions if f is not None and f > DEAD_MAX]
-    if not over:
+def _crossed(run: dict, tag: str, threshold: float) -> tuple[int, float, float] | None:
+    """(first epoch above threshold, its value, the worst value) of a per-epoch statistic, or None."""
+    values = [(h["epoch"], (h.get("diag") or {}).get(tag)) for h in run.get("history") or []]
+    over = [(e, v) for e, v in values if v is not None and v > threshold]
+    return (*over[0], max(v for _, v in over)) if over else None
+
+
+def dead_units(run: dict) -> list[Finding]:
+    kind, found = _activation(run), []
+    what = "ReLUs" if kind == "relu" else f"{kind} units"
+    for layer in tags.hidden_layers(last_diag(run)):
+        crossed = _crossed(run, tags.dead(layer), DEAD_MAX)
+        if crossed:
+            epoch, first, worst = crossed
+            found.append(Finding("dead_units", f"{layer}: {worst:.0%} of the hidden {what} are dead on the probe set "
+                                 f"(no gradient through them for any sample; threshold {DEAD_MAX:.0%}), first above "
+                                 f"it at epoch {epoch} ({first:.0%})", worst, DEAD_MAX))
+    return found
+
+
+def saturated_units(run: dict) -> list[Finding]:
+    kind, found = _activation(run), []
+    if kind not in SATURATING:
         return []
-    epoch, first = over[0]
-    worst = max(f for _, f in over)
-    return [Finding("dead_relus", f"{worst:.0%} of the hidden ReLUs are dead on the probe set (threshold "
-                    f"{DEAD_MAX:.0%}), first above it at epoch {epoch} ({first:.0%})", worst, DEAD_MAX)]
+    for layer in tags.hidden_layers(last_diag(run)):
+        crossed = _crossed(run, tags.saturated(layer), SATURATED_MAX)
+        if crossed:
+            epoch, first, worst = crossed
+            dead = last_diag(run).get(tags.dead(layer))
+            found.append(Finding("saturated", f"{layer}: {kind} is saturated for {worst:.0%} of the (sample, unit) "
+                                 f"pairs on the probe set (its derivative below 1% of its maximum; threshold "
+                                 f"{SATURATED_MAX:.0%}), first above it at epoch {epoch} ({first:.0%})"
+                                 + (f"; {dead:.0%} of the units for every sample" if dead is not None else "")
+                                 + ": little gradient flows back through this layer", worst, SATURATED_MAX))
+    return found
+
+
+def gradient_flow(run: dict) -> list[Finding]:
+    diag = last_diag(run)
+    rms = [(layer, diag.get(tags.output_rms(layer))) for layer in tags.layers(diag)]
+    rms = [(layer, v) for layer, v in rms if v is not None]
+    if len(rms) < 2 or not rms[-1][1]:
+        return []
+    (first, a), (last, b) = rms[0], rms[-1]
+    ratio, (low, high) = a / b, GRAD_FLOW_RANGE
+    if low <= ratio <= high:
+        return []
+    what = "vanish" if ratio < low else "explode"
+    return [Finding("gradient_flow", f"gradients {what} towards the input: the RMS of the loss gradient at {first}'s "
+                    f"output is {ratio:.2g} x that at {last}'s ({a:.2g} against {b:.2g}; healthy range {low:g} to "
+                    f"{high:g})", ratio, low if ratio < low else high)]
 
 
 def clipped(run: dict) -> list[Finding]:
@@ -168,8 +223,10 @@ def differences(run: dict, other: dict) -> list[str]:
     """The measured quantities that differ by more than DIFFERS between two runs, with both numbers."""
     ours, theirs = run.get("init") or {}, other.get("init") or {}
     found = []
-    if _differs(ours.get(tags.PREACT_STD), theirs.get(tags.PREACT_STD)):
-        found.append(f"pre-activation std at init {ours[tags.PREACT_STD]:.3g} against {theirs[tags.PREACT_STD]:.3g}")
+    layer = _first_hidden(ours)
+    std = tags.preact_std(layer) if layer else None
+    if std and _differs(ours.get(std), theirs.get(std)):
+        found.append(f"pre-activation std at init {ours[std]:.3g} against {theirs[std]:.3g}")
     ours, theirs = last_diag(run), last_diag(other)
     for layer in tags.layers(ours):
         a, b = ours.get(tags.update_ratio(layer)), theirs.get(tags.update_ratio(layer))
@@ -221,7 +278,7 @@ def divisor_order(runs: list[dict], contexts: list[str]) -> list[str]:
     return lines
 
 
-RULES = (init_loss, preact_scale, dead_relus, clipped, update_ratio, eps_dominates)
+RULES = (init_loss, preact_scale, dead_units, saturated_units, gradient_flow, clipped, update_ratio, eps_dominates)
 
 
 def diagnose(run: dict, best: dict | None = None) -> list[Finding]:
@@ -242,10 +299,12 @@ def best_runs(runs: list[dict]) -> dict[int, dict]:
 
 def healthy_summary(run: dict) -> str:
     init, last = run.get("init") or {}, last_diag(run)
-    first = next(iter(tags.layers(last)), None)
+    first, hidden = next(iter(tags.layers(last)), None), _first_hidden(init) or _first_hidden(last)
+    std, dead = (tags.preact_std(hidden), tags.dead(hidden)) if hidden else (None, None)
+    what = "ReLUs" if _activation(run) == "relu" else "units"
     parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln 10 = 2.30)" if tags.LOSS_INIT in init else None,
-             f"pre-activation std at init {init[tags.PREACT_STD]:.2f}" if tags.PREACT_STD in init else None,
-             f"dead ReLUs {last[tags.DEAD]:.0%}" if tags.DEAD in last else None,
+             f"pre-activation std at init {init[std]:.2f}" if std in init else None,
+             f"dead {what} {last[dead]:.0%}" if dead in last else None,
              f"update ratio {first} {last[tags.update_ratio(first)]:.1e}"
              if first and tags.update_ratio(first) in last else None]
     return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"

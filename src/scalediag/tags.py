@@ -17,8 +17,30 @@ LOSS_PROBE = "loss/probe"  # the probe set's loss at an epoch's end
 
 
 
-def hidden(stat: str) -> str:  # a statistic of the hidden layer's pre-activations (the ReLU's input)
-    return f"act/hidden/{stat}"
+def preact(layer: str, stat: str = "preact") -> str:
+    """A statistic of a hidden layer's pre-activations (its Linear's output, the activation's input); the bare
+    name is its histogram."""
+    return f"act/{layer}/{stat}"
+
+
+def preact_std(layer: str) -> str:
+    return preact(layer, "preact_std")
+
+
+def dead(layer: str) -> str:  # share of the layer's units saturated for every probe sample (a dead ReLU)
+    return preact(layer, "dead_fraction")
+
+
+def dead_batch(layer: str) -> str:  # the same on a logging step's batch
+    return preact(layer, "dead_fraction_batch")
+
+
+def saturated(layer: str) -> str:  # share of (sample, unit) pairs where the derivative is below 1% of its maximum
+    return preact(layer, "saturated_fraction")
+
+
+def saturated_batch(layer: str) -> str:  # the same on a logging step's batch
+    return preact(layer, "saturated_fraction_batch")
 
 
 def logits(stat: str) -> str:  # a statistic of the network's output
@@ -29,10 +51,6 @@ def probs(stat: str) -> str:  # a statistic of the softmax probabilities
     return f"probs/{stat}"
 
 
-PREACT = hidden("preact")  # histogram
-PREACT_MEAN, PREACT_STD, PREACT_MAX_ABS = hidden("preact_mean"), hidden("preact_std"), hidden("preact_max_abs")
-DEAD = "relu/dead_fraction"  # on the probe set
-DEAD_BATCH = "relu/dead_fraction_batch"  # on a logging step's batch
 LOGITS = "logits"  # histogram
 LOGITS_MIN, LOGITS_MAX = logits("min"), logits("max")
 CLIPPED = probs("clipped_fraction")  # p_true below the clip eps: Keras' clamp passes no gradient
@@ -78,10 +96,17 @@ def sqrt_v_median(layer: str) -> str:  # median of that sqrt(v) term, in the opt
 # a non-finite value under one of these prefixes means the run has diverged
 DIVERGENCE_PREFIXES = ("loss/", "logits/", "weights/", "bias/")
 
-_PER_LAYER = re.compile(r"^(?:weights|bias|grad|update|adam)/([^/]+)/[^/]+$")
+_PER_LAYER = re.compile(r"^(?:weights|bias|grad|update|adam|act)/([^/]+)/[^/]+$")
+_HIDDEN = re.compile(r"^act/([^/]+)/[^/]+$")
 
 
 def layers(tags) -> list[str]:
     """The layers named in per-layer scalar tags, in model order (fc1 < fc2 < fc10)."""
     found = {m.group(1) for t in tags if (m := _PER_LAYER.match(t))}
+    return sorted(found, key=lambda name: (len(name), name))
+
+
+def hidden_layers(tags) -> list[str]:
+    """The layers with pre-activation statistics among tags (those followed by an activation), in model order."""
+    found = {m.group(1) for t in tags if (m := _HIDDEN.match(t))}
     return sorted(found, key=lambda name: (len(name), name))
