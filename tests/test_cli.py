@@ -138,3 +138,35 @@ def test_multirun_over_divisor_and_adam_epsilon(fake_root, tmp_path):
     small, large = (runs[f"divisor=255,optimizer.eps={e},train.epochs=1"]["final"]["train_loss"]
                     for e in ("1e-07", "0.1"))
     assert small != large  # a large epsilon damps Adam's steps: the numbers must move
+
+
+def test_the_progress_bar_shows_on_a_terminal_and_not_in_logs(fake_root, tmp_path):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    args = [sys.executable, "-m", "scalediag", *fake_overrides(fake_root), "train.epochs=1"]
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    proc = subprocess.Popen([*args, f"hydra.run.dir={tmp_path / 'tty'}"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the run closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    assert b"Epoch 1/1:" in seen and b"/16 [" in seen  # tqdm's bar: 512 samples, 16 steps
+    piped = run_cli([*fake_overrides(fake_root), "train.epochs=1", f"hydra.run.dir={tmp_path / 'pipe'}"], cwd=tmp_path)
+    assert piped.returncode == 0 and "/16 [" not in piped.stderr and "step/s" not in piped.stderr
+    assert "step/s" not in (tmp_path / "tty" / "__main__.log").read_text()

@@ -101,9 +101,10 @@ def test_the_tensorboard_server_shows_each_run_its_scalars_and_hparams(sweep):
         server.wait(timeout=30)
 
 
-def test_event_checksums_are_tensorboards_own():
-    """scalediag.writer swaps TensorBoard's pure-Python CRC for google-crc32c's C: the same checksum, byte for byte,
-    and the reader (which checks each record's CRC, raising on a mismatch) loads what the writer wrote."""
+def test_event_checksums_are_tensorboards_own_and_tensorboard_is_left_as_it_is():
+    """scalediag.writer frames its records with google-crc32c's C CRC: the same checksum as TensorBoard's pure-Python
+    one, byte for byte, and the reader (which checks each record's CRC) loads what the writer wrote; TensorBoard's
+    own writer keeps its own function."""
     import os
     import random
 
@@ -112,7 +113,14 @@ def test_event_checksums_are_tensorboards_own():
 
     from scalediag.writer import masked_crc32c
 
-    assert record_writer.masked_crc32c is masked_crc32c
+    assert record_writer.masked_crc32c is reference  # nothing of TensorBoard's is replaced
+    import io
+
+    from scalediag.writer import record
+
+    theirs = io.BytesIO()
+    record_writer.RecordWriter(theirs).write(b"an event")
+    assert record(b"an event") == theirs.getvalue()  # the same framing, byte for byte
     random.seed(0)
     for n in [0, 1, 7, 8, 9, 1000, 4096, *random.sample(range(1, 3000), 20)]:
         data = os.urandom(n)

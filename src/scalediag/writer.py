@@ -14,6 +14,7 @@ import itertools
 import math
 import os
 import socket
+import struct
 import time
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import google_crc32c
 import torch
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
-from tensorboard.summary.writer import record_writer
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 FLUSH_SECONDS = 10  # besides each epoch's end: a long epoch's steps still reach TensorBoard while it runs
@@ -37,7 +37,11 @@ def masked_crc32c(data: bytes) -> int:
     return (rotated + 0xA282EAD8) & 0xFFFFFFFF
 
 
-record_writer.masked_crc32c = masked_crc32c  # the name RecordWriter.write looks up on each record
+def record(data: bytes) -> bytes:
+    """One TFRecord, the framing of an event file: length (uint64 LE), its masked CRC, the data, the data's CRC.
+    TensorBoard's own RecordWriter does the same with its pure-Python CRC; this one leaves TensorBoard as it is."""
+    header = struct.pack("<Q", len(data))
+    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
 
 HIST_BINS = 64  # fixed bins: 1.3 ms for a 128x784 weight through numpy, against 6.6 ms for TensorBoard's default
 
@@ -88,7 +92,6 @@ class RunWriter:
         log_dir.mkdir(parents=True, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_files)}"
         self.file = open(log_dir / name, "wb")
-        self.records = record_writer.RecordWriter(self.file)
         self.flushed = time.time()
         self._write(Event(file_version="brain.Event:2", step=purge_step or 0))
         if purge_step is not None:
@@ -112,7 +115,7 @@ class RunWriter:
 
     def _write(self, event: Event) -> None:
         event.wall_time = time.time()
-        self.records.write(event.SerializeToString())
+        self.file.write(record(event.SerializeToString()))
         if event.wall_time - self.flushed > FLUSH_SECONDS:
             self.flush()
 
