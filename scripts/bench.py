@@ -6,6 +6,7 @@
     python scripts/bench.py choices            # each speed choice against its alternative -> bench_choices.json
     python scripts/bench.py writer [--reps 15] # events from the training thread vs a writer thread -> bench_writer.json
     python scripts/bench.py optimizer [--reps 15]  # optimizer=keras against optimizer=torch -> bench_optimizer.json
+    python scripts/bench.py startup [--reps 5]     # whole processes against import torch -> bench_startup.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -113,6 +114,34 @@ def _alternate(variants: dict, reps: int) -> tuple[dict, dict, dict]:
             faults[name].append(_minor_faults() - start_faults)
         print(f"rep {rep + 1}/{reps}: " + "  ".join(f"{n} {t[-1]:.3f}s" for n, t in wall.items()), flush=True)
     return wall, cpu, faults
+
+
+def startup_suite(args) -> dict:
+    """The whole process, as a user starts it, against `python -c "import torch"`, in turn args.reps times: a tiny
+    run (64 samples, 1 epoch, real data already imported), a bad-input error, and `scalediag report DIR`."""
+    tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-startup-"))
+    root = f"data.root={Path(DATA['root']).absolute()}"
+    tiny = [sys.executable, "-m", "scalediag", root, "data.train_limit=64", "data.test_limit=64", "train.epochs=1"]
+    subprocess.run([*tiny, f"hydra.run.dir={tmp / 'sweep' / 'run'}"], check=True, capture_output=True)  # for report
+    commands = {
+        "import torch": [sys.executable, "-c", "import torch"],
+        "tiny run": tiny,
+        "bad input": [sys.executable, "-m", "scalediag", root, "divisor=0"],
+        "report": [sys.executable, "-m", "scalediag", "report", str(tmp / "sweep")],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for rep in range(args.reps):
+        for name, cmd in commands.items():
+            extra = [f"hydra.run.dir={tmp / f'run{rep}'}"] if name == "tiny run" else []
+            start = time.perf_counter()
+            subprocess.run([*cmd, *extra], capture_output=True, check=name != "bad input")
+            times[name].append(time.perf_counter() - start)
+        print(f"rep {rep + 1}/{args.reps}: " + "  ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
+    ratio = {f"{n} / import torch": statistics.median(a / b for a, b in zip(t, times["import torch"]))
+             for n, t in times.items() if n != "import torch"}
+    return {"what": "wall seconds of the whole process, each command in turn",
+            "median_seconds": {n: statistics.median(t) for n, t in times.items()}, "ratios": ratio,
+            "seconds": times, "reps": args.reps}
 
 
 def optimizer_suite(args) -> dict:
@@ -361,7 +390,7 @@ def choices_suite(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=("epoch", "batch", "sweep", "choices", "writer", "optimizer"))
+    parser.add_argument("suite", choices=("epoch", "batch", "sweep", "choices", "writer", "optimizer", "startup"))
     parser.add_argument("--reps", type=int, default=15, help="epoch suite: repetitions")
     parser.add_argument("--epochs", type=int, default=3, help="batch suite: epochs per batch size")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
@@ -369,7 +398,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     suites = {"epoch": epoch_suite, "batch": batch_suite, "sweep": sweep_suite, "choices": choices_suite,
-              "writer": writer_suite, "optimizer": optimizer_suite}
+              "writer": writer_suite, "optimizer": optimizer_suite, "startup": startup_suite}
     result = suites[args.suite](args)
     result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
                          "processor": platform.processor() or platform.machine()}

@@ -96,6 +96,22 @@ def test_the_tensorboard_server_shows_each_run_its_scalars_and_hparams(sweep):
         assert sessions["divisor=1"]["hparams"]["divisor"] == 1.0
         assert {m["name"]["tag"] for m in sessions["divisor=255"]["metricValues"]} == {"loss/train", "loss/test",
                                                                                          "acc/test"}
+        # the why: each run's diagnosis as text, its own at its end and the sweep's comparisons at the sweep's end
+        assert {run: set(t) for run, t in _get(f"{base}/data/plugin/text/tags").items()} == {
+            run: {"diagnosis/run", "diagnosis/sweep"} for run in ("divisor=1", "divisor=255")}
+        own = _get(f"{base}/data/plugin/text/text?run=divisor%3D1&tag=diagnosis%2Frun")
+        assert len(own) == 1 and "initial loss" in own[0]["text"] and "far above ln(10)" in own[0]["text"]
+        sweep_text = _get(f"{base}/data/plugin/text/text?run=divisor%3D1&tag=diagnosis%2Fsweep")[0]["text"]
+        md = (sweep / "summary.md").read_text().split("- **divisor=1**\n", 1)[1].split("\n- **", 1)[0]
+        findings = [line.removeprefix("  - ").split(" (")[0] for line in md.splitlines() if line.startswith("  - ")]
+        assert findings and all(f in sweep_text for f in findings)  # the report's lines for this run
+        # related tags on one chart each
+        layout = _get(f"{base}/data/plugin/custom_scalars/layout")
+        charts = {c["title"]: c["multiline"]["tag"] for cat in layout["category"] for c in cat["chart"]}
+        assert charts["update ratio ||dw||/||w||, per layer"] == [r"^update/[^/]+/ratio$"]
+        assert r"^act/[^/]+/saturated_fraction$" in charts["samples at the clip, saturated and dead units"]
+        assert charts["pre-activation scale, per hidden layer"] == [r"^act/[^/]+/preact_std$"]
+        assert len(layout["category"]) == 1  # one layout per run, merged: no duplicates
     finally:
         server.terminate()
         server.wait(timeout=30)

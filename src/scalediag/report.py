@@ -19,9 +19,12 @@ from . import tags
 from .files import write_json_atomic, write_text_atomic
 from .record import METRICS, RecordError, alive, read
 from .rules import best_runs, diagnose, divisor_order, healthy_summary, last_diag
+from .writer import write_text_events
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
 JOBS_FILE = "jobs.json"
+# sorts after the run's own event file (events.out.tfevents...); a later report replaces it
+REPORT_EVENTS = "tfevents.scalediag-report"  # TensorBoard reads every file with "tfevents" in its name
 # summary.csv: these, then per layer (layer_columns), then the last two
 COLUMNS = ("run", "status", "seed", "divisor", "loss", "activation", "init", "optimizer", "eps", "epochs",
            "train_loss", "test_loss", "test_acc", "never_predicted", "init_loss", "clipped_fraction")
@@ -231,6 +234,9 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     by_divisor = [label(r, ("seed", "divisor")) for r in runs]  # one line per other configuration
     plots = write_plots(runs, labels, sweep_dir, layers) + write_sweep_plots(runs, by_divisor, contexts, sweep_dir)
     write_text_atomic(sweep_dir / "summary.md", _markdown(sweep_dir.name, text, lines, order, problems, plots))
+    for run in runs:  # the sweep's view of each run, next to its own events: TensorBoard's Text dashboard
+        sweep_text = "\n".join(f"- {line}" for line in [*lines[run_name(run)], *order])
+        write_text_events(Path(run["path"]) / REPORT_EVENTS, {tags.DIAGNOSIS_SWEEP: sweep_text})
     return _printed(text, lines, order, problems), runs
 
 

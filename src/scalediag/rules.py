@@ -308,3 +308,8 @@ def healthy_summary(run: dict) -> str:
              f"update ratio {first} {last[tags.update_ratio(first)]:.1e}"
              if first and tags.update_ratio(first) in last else None]
     return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"
+
+
+def run_text(run: dict) -> str:
+    """The run's own findings as Markdown bullets (TensorBoard's Text dashboard), or why it is healthy."""
+    return "\n".join(f"- {f.message}" for f in diagnose(run)) or f"- {healthy_summary(run)}"

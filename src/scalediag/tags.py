@@ -93,6 +93,22 @@ def sqrt_v_median(layer: str) -> str:  # median of that sqrt(v) term, in the opt
     return f"adam/{layer}/sqrt_v_median"
 
 
+DIAGNOSIS_RUN = "diagnosis/run"  # text: the run's own findings, when it ends
+DIAGNOSIS_SWEEP = "diagnosis/sweep"  # text: its findings against the sweep's other runs, when the sweep ends
+
+# TensorBoard's Custom Scalars: category -> chart -> the tags (regular expressions) drawn on it
+LAYOUT = {
+    "why it learns, or not": {
+        "update ratio ||dw||/||w||, per layer": ["Multiline", [r"^update/[^/]+/ratio$"]],
+        "samples at the clip, saturated and dead units": [
+            "Multiline", [r"^probs/clipped_fraction$", r"^act/[^/]+/saturated_fraction$", r"^act/[^/]+/dead_fraction$"]],
+        "pre-activation scale, per hidden layer": ["Multiline", [r"^act/[^/]+/preact_std$"]],
+        "share of weights where Adam's eps dominates, per layer": ["Multiline", [r"^adam/[^/]+/eps_fraction$"]],
+        "output-gradient RMS, per layer": ["Multiline", [r"^grad/[^/]+/output_rms$"]],
+        "losses": ["Multiline", [r"^loss/train$", r"^loss/test$", r"^loss/train_step$"]],
+    },
+}
+
 # a non-finite value under one of these prefixes means the run has diverged
 DIVERGENCE_PREFIXES = ("loss/", "logits/", "weights/", "bias/")
 

@@ -25,6 +25,7 @@ from .monitor import Diverged, RunMonitor, StepMonitor
 from .optim import FusedAdamStep
 from .progress import progress_bar
 from .record import Record, hparams
+from .rules import run_text
 from .threads import blas_threads, choose_threads
 from .writer import RunWriter
 
@@ -142,6 +143,7 @@ def _train(cfg: DictConfig, out_dir: Path, name: str, record: Record, thread_bud
                        step=done * steps_per_epoch) as monitor:
         record.update(blas_threads=blas_threads())
         if not done:
+            writer.layout()
             record.update(init=monitor.at_init())
         try:
             for epoch in range(done + 1, cfg.train.epochs + 1):
@@ -160,6 +162,7 @@ def _train(cfg: DictConfig, out_dir: Path, name: str, record: Record, thread_bud
                 record.write()  # a run killed outright still leaves the epochs it finished
                 _log_epoch(name, cfg.train.epochs, result)  # once the epoch is on disk: it survives an interrupt
             record.completed()
+            writer.text(tags.DIAGNOSIS_RUN, run_text(record.data), cfg.train.epochs * steps_per_epoch)
         finally:
             if record.history:
                 last = record.history[-1]

@@ -22,7 +22,12 @@ import google_crc32c
 import torch
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
+from torch.utils.tensorboard.summary import custom_scalars
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
+from torch.utils.tensorboard.summary import text as torch_text
+
+from . import tags
+from .files import write_bytes_atomic
 
 FLUSH_SECONDS = 10  # besides each epoch's end: a long epoch's steps still reach TensorBoard while it runs
 _files = itertools.count()  # a process's event files get distinct names even within one second
@@ -84,6 +89,21 @@ def to_rows(stats: dict[str, torch.Tensor]) -> list[dict[str, float]]:
     return [dict(zip(stats, row)) for row in zip(*columns)]
 
 
+def text_summary(tag: str, text: str) -> Summary:
+    """torch's text summary under the tag as given (torch appends "/text_summary" to it)."""
+    summary = torch_text(tag, text)
+    summary.value[0].tag = tag
+    return summary
+
+
+def write_text_events(path: Path, texts: dict[str, str], step: int = 0) -> None:
+    """An event file of text summaries alone, written whole (atomically): what the sweep's report adds to a run's
+    directory, under a name of its own that a later report replaces."""
+    events = [Event(file_version="brain.Event:2", wall_time=time.time())]
+    events += [Event(summary=text_summary(tag, text), step=step, wall_time=time.time()) for tag, text in texts.items()]
+    write_bytes_atomic(path, b"".join(record(e.SerializeToString()) for e in events))
+
+
 class RunWriter:
     def __init__(self, log_dir: Path, purge_step: int | None = None):
         """purge_step: TensorBoard drops the events this directory already holds from that step on (a resumed run
@@ -133,6 +153,14 @@ class RunWriter:
             summary = histogram(tag, t)
             if summary is not None:
                 self._summary(summary, step)
+
+    def text(self, tag: str, text: str, step: int) -> None:
+        """Markdown for TensorBoard's Text dashboard."""
+        self._summary(text_summary(tag, text), step)
+
+    def layout(self) -> None:
+        """TensorBoard's Custom Scalars dashboard: the tags that answer one question on one chart."""
+        self._summary(custom_scalars(tags.LAYOUT))
 
     def hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
         """HParams into this run's own event file (SummaryWriter.add_hparams would open a new sub-run)."""
