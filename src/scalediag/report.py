@@ -18,7 +18,8 @@ from omegaconf import OmegaConf
 from . import tags
 from .files import write_json_atomic, write_text_atomic
 from .record import METRICS, RecordError, alive, read
-from .rules import best_runs, diagnose, divisor_order, healthy_summary, last_diag
+from .compare import best_runs, divisor_order, slower
+from .rules import diagnose, healthy_summary, last_diag
 from .writer import write_text_events
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
@@ -216,7 +217,7 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
                                 + (f" (expected: {', '.join(absent)})" if absent else "")
                                 + "".join(f"; {f} is {why}" for f, why in unreadable.items()))
     best = best_runs(runs)
-    findings = {id(r): diagnose(r, best[id(r)]) if r["status"] == "completed" else [] for r in runs}
+    findings = {id(r): diagnose(r) + slower(r, best[id(r)]) if r["status"] == "completed" else [] for r in runs}
     layers = run_layers(runs)
     rows = [row(r, findings[id(r)], layers) for r in runs]
     labels = [label(r) for r in runs]

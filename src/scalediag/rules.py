@@ -1,6 +1,7 @@
 """Rules that read one run's metrics.json and name what went wrong, with the measured number and its threshold.
 
-Each rule is a small function: metrics dict in, findings out. The thresholds are the README's.
+Each rule is a small function: metrics dict in, findings out. The thresholds are the README's. Rules that compare
+runs with each other are in compare.py.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ PLATEAU_TOLERANCE = 0.15  # |loss - clipped x -ln(eps)| within this share of the
 UPDATE_RATIO_RANGE = (1e-4, 1e-2)  # Adam's ||dw||/||w|| per step; about 1e-3 is the usual healthy value
 EPS_DOMINANT = 0.5  # share of a layer's weights where Adam's eps exceeds the sqrt(v) term it is added to
 VANISHED = 1e-3  # a median sqrt(v) below this x eps: the layer's gradients have vanished, eps does not matter
-SLOWER_FACTOR = 1.05  # final training loss this much above the sweep's best comparable run
-DIFFERS = 1.2  # a quantity that differs by this factor between two runs is named as a difference
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def init_loss(run: dict) -> list[Finding]:
                     loss, INIT_LOSS_MAX)]
 
 
-def _first_hidden(stats: dict) -> str | None:
+def first_hidden(stats: dict) -> str | None:
     return next(iter(tags.hidden_layers(stats)), None)
 
 
@@ -72,7 +71,7 @@ def _activation(run: dict) -> str:
 
 def preact_scale(run: dict) -> list[Finding]:
     init = run.get("init") or {}
-    layer = _first_hidden(init)
+    layer = first_hidden(init)
     std = init.get(tags.preact_std(layer)) if layer else None
     if std is None or std <= PREACT_STD_MAX:
         return []
@@ -201,105 +200,17 @@ def eps_dominates(run: dict) -> list[Finding]:
     return found
 
 
-def slower(run: dict, best: dict | None) -> list[Finding]:
-    if best is None or best is run:
-        return []
-    ours, theirs = [h["train_loss"] for h in run["history"]], [h["train_loss"] for h in best["history"]]
-    ratios = [a / b for a, b in zip(ours, theirs) if a is not None and b]
-    if not ratios or ratios[-1] <= SLOWER_FACTOR:
-        return []
-    per_epoch = ", ".join(f"{r:.2f}" for r in ratios)
-    why = "; ".join(differences(run, best) + mechanism(run, best))
-    return [Finding("slower", f"converges slower than {best.get('name')}: training loss ratio per epoch "
-                    f"{per_epoch} (threshold {SLOWER_FACTOR:g} at the last epoch)" + (f"; {why}" if why else ""),
-                    ratios[-1], SLOWER_FACTOR)]
-
-
-def _differs(a, b) -> bool:
-    return a is not None and b is not None and (a > DIFFERS * b or b > DIFFERS * a)
-
-
-def differences(run: dict, other: dict) -> list[str]:
-    """The measured quantities that differ by more than DIFFERS between two runs, with both numbers."""
-    ours, theirs = run.get("init") or {}, other.get("init") or {}
-    found = []
-    layer = _first_hidden(ours)
-    std = tags.preact_std(layer) if layer else None
-    if std and _differs(ours.get(std), theirs.get(std)):
-        found.append(f"pre-activation std at init {ours[std]:.3g} against {theirs[std]:.3g}")
-    ours, theirs = last_diag(run), last_diag(other)
-    for layer in tags.layers(ours):
-        a, b = ours.get(tags.update_ratio(layer)), theirs.get(tags.update_ratio(layer))
-        if _differs(a, b):
-            found.append(f"{layer} update ratio {a:.2g} against {b:.2g}")
-        a, b = ours.get(tags.eps_fraction(layer)), theirs.get(tags.eps_fraction(layer))
-        if a is not None and b is not None and abs(a - b) >= 0.1:
-            found.append(f"{layer} weights where eps dominates {a:.0%} against {b:.0%}")
-    return found
-
-
-def mechanism(run: dict, other: dict) -> list[str]:
-    """Why smaller inputs learn slower, where that is the difference: by Adam's normalised steps, or by eps."""
-    ratio = run["config"]["divisor"] / other["config"]["divisor"]
-    if ratio <= 1:
-        return []
-    shares = [v for t, v in last_diag(run).items() if t.startswith("adam/") and t.endswith("/eps_fraction")]
-    if shares and max(shares) >= EPS_DOMINANT:
-        return [f"inputs {ratio:.3g}x smaller give gradients about {ratio:.3g}x smaller, and where eps dominates "
-                f"Adam's denominator its steps shrink with them"]
-    return [f"inputs {ratio:.3g}x smaller need first-layer weights {ratio:.3g}x larger for the same pre-activations, "
-            f"and Adam moves each weight by about lr per step whatever its gradient's size"]
-
-
-def divisor_order(runs: list[dict], contexts: list[str]) -> list[str]:
-    """Per context (the configuration but divisor, eps and seed) and eps, the divisors ordered by final training
-    loss (mean over seeds), and where that order changes with eps; nothing unless both vary."""
-    table: dict[str, dict[float, dict[float, list[float]]]] = {}
-    for run, context in zip(runs, contexts):
-        if run.get("status") == "completed":
-            cfg = run["config"]
-            by_divisor = table.setdefault(context, {}).setdefault(cfg["optimizer"]["eps"], {})
-            by_divisor.setdefault(cfg["divisor"], []).append(run["final"]["train_loss"])
-    lines = []
-    for context, by_eps in table.items():
-        if len(by_eps) < 2 or max(len(d) for d in by_eps.values()) < 2:
-            continue
-        previous = None
-        for eps in sorted(by_eps):
-            means = {d: sum(v) / len(v) for d, v in by_eps[eps].items()}
-            order = sorted(means, key=means.get)
-            change = f": the order changes from eps={previous[0]:g}" if previous and order != previous[1] else ""
-            ranked = " < ".join(f"divisor {d:g} ({means[d]:.3f})" for d in order)
-            lines.append(f"{context + ', ' if context else ''}eps={eps:g}: final training loss {ranked}{change}")
-            previous = (eps, order)
-    if any("the order changes" in line for line in lines):
-        lines.append("where eps exceeds sqrt(v) (each run's eps_dominates finding), Adam's step is lr*m/eps, "
-                     "proportional to the gradient: the smaller the inputs, the smaller the gradients and the steps")
-    return lines
-
-
 RULES = (init_loss, preact_scale, dead_units, saturated_units, gradient_flow, clipped, update_ratio, eps_dominates)
 
 
-def diagnose(run: dict, best: dict | None = None) -> list[Finding]:
-    return [f for rule in RULES for f in rule(run)] + slower(run, best)
-
-
-def best_runs(runs: list[dict]) -> dict[int, dict]:
-    """For each run (by id), the comparable run with the lowest final training loss: same loss and seed."""
-    best: dict[tuple, dict] = {}
-    for run in runs:
-        if run.get("status") != "completed":
-            continue
-        key = (run["config"]["loss"]["name"], run["config"]["seed"])
-        if key not in best or run["final"]["train_loss"] < best[key]["final"]["train_loss"]:
-            best[key] = run
-    return {id(r): best.get((r["config"]["loss"]["name"], r["config"]["seed"])) for r in runs}
+def diagnose(run: dict) -> list[Finding]:
+    """The run's own findings; compare.slower adds those against the sweep's other runs."""
+    return [f for rule in RULES for f in rule(run)]
 
 
 def healthy_summary(run: dict) -> str:
     init, last = run.get("init") or {}, last_diag(run)
-    first, hidden = next(iter(tags.layers(last)), None), _first_hidden(init) or _first_hidden(last)
+    first, hidden = next(iter(tags.layers(last)), None), first_hidden(init) or first_hidden(last)
     std, dead = (tags.preact_std(hidden), tags.dead(hidden)) if hidden else (None, None)
     what = "ReLUs" if _activation(run) == "relu" else "units"
     parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln 10 = 2.30)" if tags.LOSS_INIT in init else None,
