@@ -63,12 +63,21 @@ def saturated_fraction(z: torch.Tensor, activation: str) -> torch.Tensor:
     return fraction(SATURATES[activation](z).flatten(-2))
 
 
+def std_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standard deviation (n - 1) and mean over the last dimension, in two passes: on the CPU torch.std_mean takes
+    0.6-0.7 ms for 128k values here, a mean and the norm of the deviations 0.03 ms."""
+    mean = x.mean(dim=-1, keepdim=True)
+    std = torch.linalg.vector_norm(x - mean, dim=-1) / math.sqrt(max(1, x.shape[-1] - 1))
+    return std, mean.squeeze(-1)
+
+
 def logit_stats(logits: torch.Tensor) -> dict[str, torch.Tensor]:
     """Range and spread of logits [..., B, C]; margin: mean over samples of top-1 minus top-2."""
     flat = logits.flatten(-2)
-    low, high = torch.aminmax(flat, dim=-1)  # one pass for both
     top1, top2 = logits.topk(2, dim=-1).values.unbind(dim=-1)
-    return {"min": low, "max": high, "std": flat.std(dim=-1), "margin": (top1 - top2).mean(dim=-1)}
+    # amin and amax: 10x faster here than aminmax's one pass
+    return {"min": flat.amin(dim=-1), "max": flat.amax(dim=-1), "std": std_mean(flat)[0],
+            "margin": (top1 - top2).mean(dim=-1)}
 
 
 def prob_fractions(logits: torch.Tensor, target: torch.Tensor, eps: float = KERAS_EPSILON) -> dict[str, torch.Tensor]:
@@ -84,9 +93,8 @@ def prob_fractions(logits: torch.Tensor, target: torch.Tensor, eps: float = KERA
 def preact_stats(z: torch.Tensor) -> dict[str, torch.Tensor]:
     """Mean, standard deviation and largest magnitude of the pre-activations z [..., B, H]."""
     flat = z.flatten(-2)
-    std, mean = torch.std_mean(flat, dim=-1)
-    return {"preact_mean": mean, "preact_std": std,
-            "preact_max_abs": torch.linalg.vector_norm(flat, ord=math.inf, dim=-1)}
+    std, mean = std_mean(flat)
+    return {"preact_mean": mean, "preact_std": std, "preact_max_abs": flat.abs().amax(dim=-1)}  # 20x the inf-norm
 
 
 def eps_dominance(sqrt_v: torch.Tensor, eps: float) -> dict[str, torch.Tensor]:

@@ -58,8 +58,8 @@ def histogram(tag: str, values: torch.Tensor, bins: int = HIST_BINS) -> Summary 
     checks it against TensorBoard's own."""
     v = values.detach().reshape(-1).float()
     wide = v.double()  # sum and sum of squares as TensorBoard's: a float32 square over- or underflows at 1e+-19
-    vmin, vmax, total, squares = torch.stack([*torch.aminmax(wide), wide.sum(), wide.dot(wide)]).tolist()
-    if not (math.isfinite(vmin) and math.isfinite(vmax)):  # aminmax propagates NaN
+    vmin, vmax, total, squares = torch.stack([wide.amin(), wide.amax(), wide.sum(), wide.dot(wide)]).tolist()
+    if not (math.isfinite(vmin) and math.isfinite(vmax)):  # amin and amax propagate NaN
         return None
     low, high = (vmin - 0.5, vmax + 0.5) if vmin == vmax else (vmin, vmax)  # as numpy.histogram does
     counts = [int(c) for c in torch.histc(v, bins, min=low, max=high).tolist()]
