@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -115,54 +116,65 @@ def build(cfg: DictConfig, *args):
         raise e.__cause__ from None
 
 
-def _train(cfg: DictConfig, out_dir: Path, name: str, record: Record, thread_budget: int | None) -> None:
-    device = resolve_device(cfg.device)
-    threads = choose_threads(cfg.train.threads, cfg.train.batch_size, thread_budget)
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)  # Adam's moments decay into subnormals where gradients are 0: 2x slower without
+@dataclass
+class Parts:
+    """What one run trains: built from the configuration, restored from a checkpoint on resume."""
+
+    data: Data
+    model: torch.nn.Module
+    optimizer: object  # KerasAdam or torch.optim.Adam
+    loss_fn: object
+    gen: torch.Generator  # the batch order, independent of the init's random draws
+    steps_per_epoch: int
+
+
+def _build(cfg: DictConfig, device: torch.device) -> Parts:
     torch.manual_seed(cfg.seed)
     data = load(cfg.data, device)
     model = build(cfg.model).to(device)
-    optimizer = build(cfg.optimizer, model.parameters())
-    loss_fn = build(cfg.loss)
-    gen = torch.Generator().manual_seed(cfg.seed)  # the batch order, independent of the init's random draws
-    steps_per_epoch = math.ceil(len(data.train.y) / cfg.train.batch_size)
-    kept = checkpoint.resume(cfg, out_dir, model, optimizer, gen) if cfg.train.resume else None
-    done = kept["epoch"] if kept else 0
+    return Parts(data, model, build(cfg.optimizer, model.parameters()), build(cfg.loss),
+                 torch.Generator().manual_seed(cfg.seed), math.ceil(len(data.train.y) / cfg.train.batch_size))
+
+
+def _threads(cfg: DictConfig, thread_budget: int | None) -> int:
+    threads = choose_threads(cfg.train.threads, cfg.train.batch_size, thread_budget)
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # Adam's moments decay into subnormals where gradients are 0: 2x slower without
+    return threads
+
+
+def _resume(cfg: DictConfig, out_dir: Path, parts: Parts, record: Record) -> int:
+    """The epochs a checkpoint holds (0 without resume), restored into parts and the record."""
+    kept = checkpoint.resume(cfg, out_dir, parts.model, parts.optimizer, parts.gen) if cfg.train.resume else None
     if kept:
         record.restore(kept["init"], kept["history"])
+    return kept["epoch"] if kept else 0
+
+
+def _train(cfg: DictConfig, out_dir: Path, name: str, record: Record, thread_budget: int | None) -> None:
+    device, threads = resolve_device(cfg.device), _threads(cfg, thread_budget)
+    parts = _build(cfg, device)
+    done = _resume(cfg, out_dir, parts, record)
     record.update(device=str(device), threads=torch.get_num_threads())
     log.info(f"[{name}] divisor={cfg.divisor} loss={cfg.loss.name} init={cfg.model.init} eps={cfg.optimizer.eps} "
-             f"on {device}: {len(data.train.y)} train / {len(data.test.y)} test samples"
+             f"on {device}: {len(parts.data.train.y)} train / {len(parts.data.test.y)} test samples"
              + (f"; resumed after epoch {done}" if done else ""))
+    step = done * parts.steps_per_epoch
     # numpy's BLAS threads too: left at one per core, each spins ~0.1 s after a call on a core the job does not own
     # purge_step: TensorBoard drops what an interrupted attempt logged after the checkpoint it resumes from
     with threadpool_limits(threads, user_api="blas"), \
-            RunWriter(out_dir, purge_step=done * steps_per_epoch + 1 if done else None) as writer, \
-            RunMonitor(cfg.diag, model, optimizer, writer, data.train, cfg.divisor, loss_fn, loss_fn.clip_eps,
-                       step=done * steps_per_epoch) as monitor:
+            RunWriter(out_dir, purge_step=step + 1 if done else None) as writer, \
+            RunMonitor(cfg.diag, parts.model, parts.optimizer, writer, parts.data.train, cfg.divisor,
+                       parts.loss_fn, parts.loss_fn.clip_eps, step=step) as monitor:
         record.update(blas_threads=blas_threads())
         if not done:
             writer.layout()
             record.update(init=monitor.at_init())
         try:
             for epoch in range(done + 1, cfg.train.epochs + 1):
-                record.start_epoch(epoch)
-                result = _epoch(epoch, cfg, model, optimizer, loss_fn, data, gen, monitor)
-                step = epoch * steps_per_epoch
-                diag = monitor.at_epoch_end(step)
-                if diag is not None:
-                    result["diag"] = diag
-                writer.scalars({tags.LOSS_TRAIN: result["train_loss"], tags.LOSS_TEST: result["test_loss"],
-                                tags.ACC_TEST: result["test_acc"]}, step)
-                writer.flush()  # the epoch's events reach TensorBoard now
-                _check_finite(model, result, step)
-                record.end_epoch(result)
-                checkpoint.save(out_dir, epoch, model, optimizer, gen, record.data)
-                record.write()  # a run killed outright still leaves the epochs it finished
-                _log_epoch(name, cfg.train.epochs, result)  # once the epoch is on disk: it survives an interrupt
+                _train_measure_record(epoch, cfg, parts, out_dir, name, record, writer, monitor)
             record.completed()
-            writer.text(tags.DIAGNOSIS_RUN, run_text(record.data), cfg.train.epochs * steps_per_epoch)
+            writer.text(tags.DIAGNOSIS_RUN, run_text(record.data), cfg.train.epochs * parts.steps_per_epoch)
         finally:
             if record.history:
                 last = record.history[-1]
@@ -170,13 +182,33 @@ def _train(cfg: DictConfig, out_dir: Path, name: str, record: Record, thread_bud
                                               tags.ACC_TEST: last["test_acc"]})
 
 
-def _epoch(epoch: int, cfg: DictConfig, model, optimizer, loss_fn, data: Data, gen, monitor: RunMonitor) -> dict:
+def _train_measure_record(epoch: int, cfg: DictConfig, parts: Parts, out_dir: Path, name: str, record: Record,
+                          writer: RunWriter, monitor: RunMonitor) -> None:
+    """One epoch: train, measure, log, check, record, checkpoint; the line printed once all of it is on disk."""
+    record.start_epoch(epoch)
+    result = _epoch(epoch, cfg, parts, monitor)
+    step = epoch * parts.steps_per_epoch
+    diag = monitor.at_epoch_end(step)
+    if diag is not None:
+        result["diag"] = diag
+    writer.scalars({tags.LOSS_TRAIN: result["train_loss"], tags.LOSS_TEST: result["test_loss"],
+                    tags.ACC_TEST: result["test_acc"]}, step)
+    writer.flush()  # the epoch's events reach TensorBoard now
+    _check_finite(parts.model, result, step)
+    record.end_epoch(result)
+    checkpoint.save(out_dir, epoch, parts.model, parts.optimizer, parts.gen, record.data)
+    record.write()  # a run killed outright still leaves the epochs it finished
+    _log_epoch(name, cfg.train.epochs, result)  # once the epoch is on disk: it survives an interrupt
+
+
+def _epoch(epoch: int, cfg: DictConfig, parts: Parts, monitor: RunMonitor) -> dict:
     start = time.perf_counter()
-    train_loss = train_epoch(model, optimizer, loss_fn, data.train, cfg.divisor, cfg.train.batch_size, gen,
-                             monitor.steps, progress_bar(f"Epoch {epoch}/{cfg.train.epochs}"))
+    train_loss = train_epoch(parts.model, parts.optimizer, parts.loss_fn, parts.data.train, cfg.divisor,
+                             cfg.train.batch_size, parts.gen, monitor.steps,
+                             progress_bar(f"Epoch {epoch}/{cfg.train.epochs}"))
     train_loss = train_loss.item()  # the epoch's one sync: also makes the timing include queued device work
     seconds = time.perf_counter() - start
-    test = evaluate(model, loss_fn, data.test, cfg.divisor)
+    test = evaluate(parts.model, parts.loss_fn, parts.data.test, cfg.divisor)
     return {"epoch": epoch, "train_loss": train_loss, **test, "seconds": seconds}
 
 
