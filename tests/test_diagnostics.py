@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from scalediag.diagnostics import Capture, Diagnostics, dead_fraction, logit_stats, prob_fractions
+from scalediag.diagnostics import Capture, Diagnostics
+from scalediag.stats import dead_fraction, logit_stats, prob_fractions
 from scalediag.model import MLP
 
 
@@ -145,7 +146,7 @@ def test_statistics_of_stacked_captures_equal_those_of_each_capture():
 
 
 def test_eps_dominance_on_known_values():
-    from scalediag.diagnostics import eps_dominance
+    from scalediag.stats import eps_dominance
 
     found = eps_dominance(torch.tensor([[1e-9, 1e-3], [0.5, 2.0]]), eps=1e-2)
     assert found["eps_fraction"].item() == 0.5  # 1e-9 and 1e-3 are below eps
@@ -177,7 +178,7 @@ def test_adam_state_statistics_on_a_hand_built_state(convention):
 def test_saturated_and_dead_fractions_on_known_pre_activations():
     """Saturated: the derivative below 1% of its maximum, i.e. relu z <= 0, tanh |z| > 2.993, sigmoid |z| > 5.986.
     Dead: a unit saturated for every sample."""
-    from scalediag.diagnostics import saturated_fraction
+    from scalediag.stats import saturated_fraction
 
     z = torch.tensor([[-1.0, 0.5, 3.0, -7.0],
                       [-2.0, -0.1, 3.5, 6.5],
@@ -195,7 +196,7 @@ def test_saturated_and_dead_fractions_on_known_pre_activations():
 
 
 def test_gelu_saturates_far_left_only():
-    from scalediag.diagnostics import saturated_fraction
+    from scalediag.stats import saturated_fraction
 
     z = torch.tensor([[-6.0, -3.5, 0.0, 2.0, 6.0]])
     assert saturated_fraction(z, "gelu").item() == pytest.approx(2 / 5)  # gelu'(-3.5) = -0.0036: below 1% of 1.129
