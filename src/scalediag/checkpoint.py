@@ -65,8 +65,9 @@ def _load(path: Path, device: torch.device) -> dict:
 
 
 def _mismatch(cfg: DictConfig, path: Path, state: dict) -> str | None:
+    saved = OmegaConf.create(state["config"])
     for key in RESUME_KEYS:
-        then, now = OmegaConf.select(OmegaConf.create(state["config"]), key), OmegaConf.select(cfg, key)
+        then, now = OmegaConf.select(saved, key), OmegaConf.select(cfg, key)
         if then != now:
             return f"{path} was made with {key}={_plain(then)}, this run has {key}={_plain(now)}"
     return None

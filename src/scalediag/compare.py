@@ -64,8 +64,9 @@ def mechanism(run: dict, other: dict) -> list[str]:
     ratio = run["config"]["divisor"] / other["config"]["divisor"]
     if ratio <= 1:
         return []
-    shares = [v for t, v in last_diag(run).items() if t.startswith("adam/") and t.endswith("/eps_fraction")]
-    if shares and max(shares) >= EPS_DOMINANT:
+    last = last_diag(run)
+    shares = [last.get(tags.eps_fraction(layer)) for layer in tags.layers(last)]
+    if max((v for v in shares if v is not None), default=0.0) >= EPS_DOMINANT:
         return [f"inputs {ratio:.3g}x smaller give gradients about {ratio:.3g}x smaller, and where eps dominates "
                 f"Adam's denominator its steps shrink with them"]
     return [f"inputs {ratio:.3g}x smaller need first-layer weights {ratio:.3g}x larger for the same pre-activations, "

@@ -22,7 +22,7 @@ from . import tags
 from .losses import KERAS_EPSILON
 from .model import ACTIVATIONS
 from .optim import eps_convention
-from .stats import dead_fraction, eps_dominance, logit_stats, preact_stats, prob_fractions, saturated_fraction
+from .stats import eps_dominance, logit_stats, preact_stats, prob_fractions, saturation
 
 KINDS = {module: name for name, module in ACTIVATIONS.items()}  # activation module -> model.activation name
 
@@ -187,8 +187,7 @@ class Diagnostics:
             if f"preact/{layer}" in t:
                 z = t[f"preact/{layer}"]
                 stats.update({tags.preact(layer, k): v for k, v in preact_stats(z).items()})
-                stats[tags.dead_batch(layer)] = dead_fraction(z, kind)
-                stats[tags.saturated_batch(layer)] = saturated_fraction(z, kind)
+                stats[tags.dead_batch(layer)], stats[tags.saturated_batch(layer)] = saturation(z, kind)
         if "logits" in t:
             stats.update({tags.logits(k): v for k, v in logit_stats(t["logits"]).items()})
             if "target" in t:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import metadata
 import platform
 import socket
+from importlib import metadata
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -120,10 +120,15 @@ def versions() -> dict:
     }
 
 
+def optimizer_name(optimizer: dict) -> str:
+    """The optimizer's class or function name from its config (KerasAdam, torch_adam)."""
+    return str(optimizer.get("_target_", "")).rsplit(".", 1)[-1]
+
+
 def hparams(cfg: DictConfig) -> dict:
     """The keys TensorBoard's HParams dashboard sorts runs by."""
     model, opt = OmegaConf.to_container(cfg.model), cfg.optimizer
-    return {"divisor": float(cfg.divisor), "optimizer": opt._target_.rsplit(".", 1)[-1],
+    return {"divisor": float(cfg.divisor), "optimizer": optimizer_name(opt),
             "optimizer.eps": float(opt.eps), "optimizer.lr": float(opt.lr), "loss": cfg.loss.name,
             "model.init": model["init"], "model.activation": model["activation"], "model.hidden": str(model["hidden"]),
             "seed": cfg.seed, "train.batch_size": cfg.train.batch_size}

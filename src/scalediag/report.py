@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 
 from . import tags
 from .files import write_json_atomic, write_text_atomic
-from .record import METRICS, RecordError, alive, read
 from .compare import best_runs, divisor_order, slower
+from .record import METRICS, RecordError, alive, optimizer_name, read
 from .rules import diagnose, healthy_summary, last_diag
 from .writer import write_text_events
 
@@ -104,7 +104,7 @@ def row(run: dict, findings: list, layers: tuple[list[str], list[str]]) -> dict:
     return {
         "run": run["dir"], "status": run["status"], "seed": cfg["seed"], "divisor": cfg["divisor"],
         "loss": cfg["loss"]["name"], "activation": cfg["model"].get("activation", "relu"),
-        "init": cfg["model"]["init"], "optimizer": cfg["optimizer"].get("_target_", "").rsplit(".", 1)[-1],
+        "init": cfg["model"]["init"], "optimizer": optimizer_name(cfg["optimizer"]),
         "eps": cfg["optimizer"]["eps"],
         "epochs": len(history), "train_loss": final.get("train_loss"), "test_loss": final.get("test_loss"),
         "test_acc": final.get("test_acc"), "never_predicted": final.get("never_predicted"),

@@ -39,12 +39,18 @@ SATURATES = {
 def dead_fraction(z: torch.Tensor, activation: str = "relu") -> torch.Tensor:
     """Share of units (columns of z [..., B, H], pre-activations; for ReLU also its outputs) saturated for every
     sample: the activation passes (almost) no gradient back through them. For ReLU: zero for every sample."""
-    return fraction(SATURATES[activation](z).all(dim=-2))
+    return saturation(z, activation)[0]
 
 
 def saturated_fraction(z: torch.Tensor, activation: str) -> torch.Tensor:
     """Share of (sample, unit) pairs of z [..., B, H] where the activation is saturated."""
-    return fraction(SATURATES[activation](z).flatten(-2))
+    return saturation(z, activation)[1]
+
+
+def saturation(z: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dead_fraction, saturated_fraction) of z from one saturation mask, as the diagnostics compute them."""
+    mask = SATURATES[activation](z)
+    return fraction(mask.all(dim=-2)), fraction(mask.flatten(-2))
 
 
 def std_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
