@@ -16,6 +16,12 @@ from hydra import compose, initialize_config_dir
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+# SCALEDIAG_TEST_THREADS=N: every training in the suite runs with N torch threads (train.threads=N for composed and
+# CLI runs, torch.set_num_threads for the rest), to show that no test depends on the thread count
+# (scripts/test_variants.sh); tests of the automatic choice are skipped then
+FORCED_THREADS = int(os.environ["SCALEDIAG_TEST_THREADS"]) if os.environ.get("SCALEDIAG_TEST_THREADS") else None
+automatic_threads = pytest.mark.skipif(FORCED_THREADS is not None,
+                                       reason="SCALEDIAG_TEST_THREADS forces the thread count this test checks")
 NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -78,12 +84,26 @@ def fake_overrides(root: Path) -> list[str]:
     return [f"data.root={root}", "data.verify=false", "data.download=false", "data.debian_dir=/nonexistent"]
 
 
+def _forced(overrides: list[str]) -> list[str]:
+    if FORCED_THREADS is None or any(o.startswith("train.threads=") for o in overrides):
+        return list(overrides)
+    return [*overrides, f"train.threads={FORCED_THREADS}"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def forced_threads():
+    if FORCED_THREADS is not None:
+        torch.set_num_threads(FORCED_THREADS)
+
+
 def compose_cfg(overrides: list[str] = ()):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
+        return compose("config", overrides=_forced(overrides))
 
 
 def run_cli(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    if args and args[0] not in ("report", "--help"):
+        args = _forced(args)
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "scalediag", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import fake_overrides, run_cli, write_fashion
+from conftest import automatic_threads, fake_overrides, run_cli, write_fashion
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,7 @@ def test_submitit_local_gives_the_basic_launchers_numbers(root, tmp_path, basic)
     assert _finals(runs) == _finals(basic)
 
 
+@automatic_threads
 def test_threads_are_shared_out_between_parallel_jobs(root, tmp_path):
     cores = os.cpu_count() or 1
     parallel = _sweep(root, tmp_path / "joblib", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",

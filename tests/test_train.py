@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import DEVICES, compose_cfg, fake_data, fake_overrides, keras_adam, scalar_steps, scalars
+from conftest import DEVICES, automatic_threads, compose_cfg, fake_data, fake_overrides, keras_adam, scalar_steps, scalars
 from scalediag.train import run
 
 
@@ -135,6 +135,7 @@ def test_thread_choice():
     assert choose_threads(3, 32) == 3  # an explicit train.threads wins
 
 
+@automatic_threads
 def test_the_run_reports_its_thread_count(fake_root, tmp_path):
     from threadpoolctl import threadpool_limits
 
@@ -178,9 +179,21 @@ def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root, tmp_path):
         assert "update/fc1/ratio" in monitor.epoch_means()
 
 
+# (divisor, epochs): where training is well conditioned for two epochs, and the chaotic divisor 1 for its first epoch
+# only (16 steps): from its second epoch on it amplifies any rounding difference ~1000x (measured: 3.8e-4 between one
+# and two threads on an Intel Xeon, an AVX-512 MKL kernel, against 1e-7 within the first epoch)
+REGIMES = [pytest.param(255.0, 2, id="divisor 255, 2 epochs"), pytest.param(1.0, 1, id="divisor 1, 1 epoch")]
+# Each speed choice only reorders float32 roundings (2^-24 = 6e-8 relative per operation). In these regimes a
+# one-ulp change of the initial weights moves the losses by at most 6e-7 relative (measured on Intel AVX-512 and
+# AVX2 kernels), and each choice by at most 3e-7: 1e-5 leaves 15x that, and still fails a choice
+# that changes what is computed (a different eps convention, a loss summed instead of averaged)
+ROUNDING = 1e-5
+
+
+@pytest.mark.parametrize("divisor, epochs", REGIMES)
 @pytest.mark.parametrize("change", ["unfused Adam", "denormals kept", "two threads", "loss mean outside its kernel"])
-def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, change):
-    """Each speed choice against its plain alternative: same losses to float rounding after two epochs."""
+def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, change, divisor, epochs):
+    """Each speed choice against its plain alternative: the same losses to float rounding."""
     from scalediag.losses import cross_entropy
     from scalediag.model import build_model
     from scalediag.train import train_epoch
@@ -201,9 +214,9 @@ def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, chan
             loss_fn = cross_entropy
             if plain and change == "loss mean outside its kernel":  # per-sample losses, then .mean()
                 loss_fn = lambda logits, target, reduction: cross_entropy(logits, target).mean()  # noqa: E731
-            return [train_epoch(model, optimizer, loss_fn, data.train, 1.0, 32, gen).item() for _ in range(2)]
+            return [train_epoch(model, optimizer, loss_fn, data.train, divisor, 32, gen).item() for _ in range(epochs)]
         finally:
             torch.set_flush_denormal(True)
             torch.set_num_threads(threads)
 
-    assert losses(plain=True) == pytest.approx(losses(plain=False), rel=1e-4)
+    assert losses(plain=True) == pytest.approx(losses(plain=False), rel=ROUNDING)
