@@ -65,7 +65,7 @@ def fake_data(root: Path, device: str = "cpu"):
     """The loader's Data over the small IDX files below root, on device."""
     from omegaconf import OmegaConf
 
-    from scalediag.data import load
+    from scalediag.run.data import load
 
     cfg = OmegaConf.create({"root": str(root), "debian_dir": "", "download": False, "verify": False,
                             "train_limit": None, "test_limit": None})
@@ -75,7 +75,7 @@ def fake_data(root: Path, device: str = "cpu"):
 def keras_adam(model: torch.nn.Module, device: str = "cpu") -> torch.optim.Optimizer:
     """scalediag's torch optimizer with conf/optimizer/torch.yaml's settings (lr 1e-3, Keras' eps 1e-7); device:
     where the model already is."""
-    from scalediag.optim import torch_adam
+    from scalediag.run.optim import torch_adam
 
     return torch_adam(model.parameters(), lr=1e-3, betas=[0.9, 0.999], eps=1e-7)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scalediag import compare as c
+from scalediag.explain import compare as c
 from test_rules import _with_adam, healthy
 
 

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from conftest import compose_cfg, fake_overrides
-from scalediag.config import ConfigError, problems, validate
+from scalediag.run.config import ConfigError, problems, validate
 
 
 def test_defaults_compose_to_the_question_setting(tmp_path):

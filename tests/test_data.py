@@ -6,8 +6,8 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import NAMES, fake_arrays, idx_bytes, requires_real_data, write_fashion
-from scalediag import data
-from scalediag.data import DataError, load, prepare, raw_dir
+from scalediag.run import data
+from scalediag.run.data import DataError, load, prepare, raw_dir
 
 
 def data_cfg(root, **kw):

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from scalediag.diagnostics import Capture, Diagnostics
-from scalediag.stats import dead_fraction, logit_stats, prob_fractions
-from scalediag.model import MLP
+from scalediag.measure.hooks import Capture, Diagnostics
+from scalediag.measure.stats import dead_fraction, logit_stats, prob_fractions
+from scalediag.run.model import MLP
 
 
 def test_dead_fraction_counts_units_zero_for_every_sample():
@@ -101,7 +101,7 @@ def test_unarmed_steps_record_nothing_and_probe_measures_the_dead_fraction():
 
 def test_the_clamp_shows_for_unscaled_inputs():
     torch.manual_seed(0)
-    from scalediag.model import build_model
+    from scalediag.run.model import build_model
 
     model = build_model(128, "keras")
     x = torch.full((8, 28, 28), 200.0)  # raw pixels, divisor 1
@@ -146,7 +146,7 @@ def test_statistics_of_stacked_captures_equal_those_of_each_capture():
 
 
 def test_eps_dominance_on_known_values():
-    from scalediag.stats import eps_dominance
+    from scalediag.measure.stats import eps_dominance
 
     found = eps_dominance(torch.tensor([[1e-9, 1e-3], [0.5, 2.0]]), eps=1e-2)
     assert found["eps_fraction"].item() == 0.5  # 1e-9 and 1e-3 are below eps
@@ -156,7 +156,7 @@ def test_eps_dominance_on_known_values():
 @pytest.mark.parametrize("convention", ["keras", "torch"])
 def test_adam_state_statistics_on_a_hand_built_state(convention):
     """exp_avg_sq set by hand, step 10, b2 0.9: Keras compares sqrt(v) with eps, torch sqrt(v) / sqrt(1 - 0.9^10)."""
-    from scalediag.optim import KerasAdam, torch_adam
+    from scalediag.run.optim import KerasAdam, torch_adam
 
     model = _tiny_model()
     make = KerasAdam if convention == "keras" else torch_adam
@@ -178,7 +178,7 @@ def test_adam_state_statistics_on_a_hand_built_state(convention):
 def test_saturated_and_dead_fractions_on_known_pre_activations():
     """Saturated: the derivative below 1% of its maximum, i.e. relu z <= 0, tanh |z| > 2.993, sigmoid |z| > 5.986.
     Dead: a unit saturated for every sample."""
-    from scalediag.stats import saturated_fraction
+    from scalediag.measure.stats import saturated_fraction
 
     z = torch.tensor([[-1.0, 0.5, 3.0, -7.0],
                       [-2.0, -0.1, 3.5, 6.5],
@@ -196,7 +196,7 @@ def test_saturated_and_dead_fractions_on_known_pre_activations():
 
 
 def test_gelu_saturates_far_left_only():
-    from scalediag.stats import saturated_fraction
+    from scalediag.measure.stats import saturated_fraction
 
     z = torch.tensor([[-6.0, -3.5, 0.0, 2.0, 6.0]])
     assert saturated_fraction(z, "gelu").item() == pytest.approx(2 / 5)  # gelu'(-3.5) = -0.0036: below 1% of 1.129

@@ -63,7 +63,7 @@ def test_threads_are_shared_out_between_parallel_jobs(root, tmp_path):
 def test_thread_budget_of_each_launcher():
     from omegaconf import OmegaConf
 
-    from scalediag.threads import thread_budget
+    from scalediag.run.threads import thread_budget
 
     cores = os.cpu_count() or 1
     joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from scalediag.losses import KERAS_EPSILON, cross_entropy, keras_clipped
+from scalediag.run.losses import KERAS_EPSILON, cross_entropy, keras_clipped
 
 
 def test_keras_clipped_equals_cross_entropy_when_nothing_is_clamped():

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from scalediag.model import MLP, build_model
+from scalediag.run.model import MLP, build_model
 
 
 def test_forward_shape_and_layers():
@@ -70,7 +70,7 @@ def test_two_hidden_layers_mirror_keras_s_layer_list_with_glorot_init():
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "tanh", "sigmoid"])
 def test_each_activation_builds_and_trains_on_the_small_idx_data(activation, fake_root, tmp_path):
     from conftest import compose_cfg, fake_overrides
-    from scalediag.train import run
+    from scalediag.run.train import run
 
     cfg = compose_cfg([*fake_overrides(fake_root), f"model.activation={activation}", "train.epochs=3",
                        "model.hidden=[32,16]", "diag.every_n_steps=4"])

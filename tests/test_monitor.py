@@ -9,12 +9,12 @@ from conftest import fake_data, keras_adam, scalar_steps, scalars
 def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_path, monkeypatch):
     """Captured steps wait in a store of a few slots and are computed in bulk: a full store and a short last batch
     (other shapes) each drain what waits first. Every step's event carries that step's loss, in step order."""
-    import scalediag.monitor as monitor_module
-    import scalediag.train as train
-    from scalediag.diagnostics import Diagnostics
-    from scalediag.losses import cross_entropy
-    from scalediag.model import build_model
-    from scalediag.writer import RunWriter
+    import scalediag.measure.monitor as monitor_module
+    import scalediag.run.train as train
+    from scalediag.measure.hooks import Diagnostics
+    from scalediag.run.losses import cross_entropy
+    from scalediag.run.model import build_model
+    from scalediag.measure.writer import RunWriter
 
     monkeypatch.setattr(monitor_module, "PENDING_BYTES", 3 * 57_000)  # 3 slots of a batch-100 capture (~56.5 KB)
     data = fake_data(fake_root)
@@ -54,12 +54,12 @@ def test_each_measured_step_is_written_once_with_its_own_numbers(fake_root, tmp_
 def test_a_long_epoch_s_measured_steps_reach_tensorboard_while_it_runs(fake_root, tmp_path, monkeypatch, flush_seconds):
     """Captured steps are computed and written at the epoch's end, or once they have waited FLUSH_SECONDS (0 here
     stands for an epoch longer than that): then each logging step drains itself."""
-    import scalediag.monitor as monitor_module
-    import scalediag.train as train
-    from scalediag.diagnostics import Diagnostics
-    from scalediag.losses import cross_entropy
-    from scalediag.model import build_model
-    from scalediag.writer import RunWriter
+    import scalediag.measure.monitor as monitor_module
+    import scalediag.run.train as train
+    from scalediag.measure.hooks import Diagnostics
+    from scalediag.run.losses import cross_entropy
+    from scalediag.run.model import build_model
+    from scalediag.measure.writer import RunWriter
 
     monkeypatch.setattr(monitor_module, "FLUSH_SECONDS", flush_seconds)
     data = fake_data(fake_root)

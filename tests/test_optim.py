@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from conftest import DEVICES
-from scalediag.losses import cross_entropy
-from scalediag.model import build_model
-from scalediag.optim import FusedAdamStep
+from scalediag.run.losses import cross_entropy
+from scalediag.run.model import build_model
+from scalediag.run.optim import FusedAdamStep
 
 
 def _pair(device, **adam):
@@ -104,7 +104,7 @@ def _keras_reference(grads, lr, b1, b2, eps):
 def test_keras_adam_follows_keras_s_formula_step_by_step(eps, direct):
     """200 steps of gradients from 1e-4 to 1 in size (eps above some sqrt(v), below others), float32 against the
     float64 formula: the weights' relative error stays below 1e-5 at every step."""
-    from scalediag.optim import KerasAdam
+    from scalediag.run.optim import KerasAdam
 
     gen = torch.Generator().manual_seed(0)
     scale = 10.0 ** torch.linspace(-4, 0, 64)
@@ -122,7 +122,7 @@ def test_keras_adam_follows_keras_s_formula_step_by_step(eps, direct):
 
 def test_keras_and_torch_adam_are_identical_at_eps_zero():
     """Bit for bit, through the direct kernel call, over gradients that are never exactly zero (0/0 is NaN for both)."""
-    from scalediag.optim import KerasAdam, torch_adam
+    from scalediag.run.optim import KerasAdam, torch_adam
 
     gen = torch.Generator().manual_seed(0)
     grads = [torch.randn(256, generator=gen) for _ in range(50)]
@@ -138,7 +138,7 @@ def test_keras_and_torch_adam_are_identical_at_eps_zero():
 
 
 def test_keras_adam_differs_from_torch_s_where_eps_matters():
-    from scalediag.optim import KerasAdam, torch_adam
+    from scalediag.run.optim import KerasAdam, torch_adam
 
     batches = _batches("cpu", 5)
     weights = []
@@ -152,7 +152,7 @@ def test_keras_adam_differs_from_torch_s_where_eps_matters():
 
 
 def test_keras_adam_resumes_its_step_count_from_a_state_dict():
-    from scalediag.optim import KerasAdam
+    from scalediag.run.optim import KerasAdam
 
     batches = _batches("cpu", 6)
     torch.manual_seed(0)
@@ -176,7 +176,7 @@ def test_keras_adam_does_not_load_torch_s_compiler():
     import subprocess
     import sys
 
-    code = ("import sys, torch; from scalediag.optim import KerasAdam; w = torch.zeros(3, requires_grad=True); "
+    code = ("import sys, torch; from scalediag.run.optim import KerasAdam; w = torch.zeros(3, requires_grad=True); "
             "opt = KerasAdam([w], lr=1e-3, betas=[0.9, 0.999], eps=1e-7); w.grad = torch.ones(3); opt.step(); "
             "opt.load_state_dict(opt.state_dict()); print('torch._dynamo' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from conftest import fake_sweep, run_cli
-from scalediag.report import aggregate, label
+from scalediag.explain.report import aggregate, label
 
 PLOTS = {"loss.png", "dead_units.png", "saturated.png", "logits.png", "clipped.png", "update_ratio.png"}
 
@@ -71,7 +71,7 @@ def test_report_on_a_directory_without_runs(tmp_path):
 
 
 def test_per_layer_columns_come_from_the_runs_layers():
-    from scalediag.report import row, run_layers
+    from scalediag.explain.report import row, run_layers
 
     diag = {"update/fc1/ratio": 1e-3, "update/fc2/ratio": 2e-3, "update/fc10/ratio": 3e-3}
     run = {"dir": "d", "status": "completed", "config": {"seed": 0, "divisor": 255, "loss": {"name": "x"},
@@ -91,7 +91,7 @@ def _final_run(divisor, eps, seed=0, loss=0.3):
 
 
 def test_the_sweep_pictures_are_written_only_when_their_keys_vary(tmp_path):
-    from scalediag.plots import write_sweep_plots
+    from scalediag.explain.plots import write_sweep_plots
 
     def written(runs):
         out = tmp_path / str(len(list(tmp_path.iterdir())))

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from scalediag import rules as d
+from scalediag.explain import rules as d
 
 
 def healthy(name="divisor=255", divisor=255, loss="cross_entropy", seed=0, train=(0.50, 0.38, 0.34, 0.31, 0.29)):

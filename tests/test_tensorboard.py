@@ -118,7 +118,7 @@ def test_the_tensorboard_server_shows_each_run_its_scalars_and_hparams(sweep):
 
 
 def test_event_checksums_are_tensorboards_own_and_tensorboard_is_left_as_it_is():
-    """scalediag.writer frames its records with google-crc32c's C CRC: the same checksum as TensorBoard's pure-Python
+    """scalediag.measure.writer frames its records with google-crc32c's C CRC: the same checksum as TensorBoard's pure-Python
     one, byte for byte, and the reader (which checks each record's CRC) loads what the writer wrote; TensorBoard's
     own writer keeps its own function."""
     import os
@@ -127,12 +127,12 @@ def test_event_checksums_are_tensorboards_own_and_tensorboard_is_left_as_it_is()
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as reference
     from tensorboard.summary.writer import record_writer
 
-    from scalediag.writer import masked_crc32c
+    from scalediag.measure.writer import masked_crc32c
 
     assert record_writer.masked_crc32c is reference  # nothing of TensorBoard's is replaced
     import io
 
-    from scalediag.writer import record
+    from scalediag.measure.writer import record
 
     theirs = io.BytesIO()
     record_writer.RecordWriter(theirs).write(b"an event")
@@ -146,7 +146,7 @@ def test_event_checksums_are_tensorboards_own_and_tensorboard_is_left_as_it_is()
 def test_a_resumed_run_s_writer_purges_what_was_logged_after_the_checkpoint(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from scalediag.writer import RunWriter
+    from scalediag.measure.writer import RunWriter
 
     with RunWriter(tmp_path) as cut:  # logged steps 1-10, then stopped; its checkpoint holds steps 1-5
         for step in range(1, 11):
@@ -164,7 +164,7 @@ def test_histograms_are_tensorboard_s_own(case):
     import torch
     from torch.utils.tensorboard.summary import histogram as tensorboard_histogram
 
-    from scalediag.writer import HIST_BINS, histogram
+    from scalediag.measure.writer import HIST_BINS, histogram
 
     g = torch.Generator().manual_seed(0)
     values = {"normal": torch.randn(128, 784, generator=g), "zeros": torch.zeros(128),  # Keras' initial biases
@@ -183,7 +183,7 @@ def test_histograms_are_tensorboard_s_own(case):
 def test_no_histogram_of_non_finite_values(tmp_path):
     import torch
 
-    from scalediag.writer import RunWriter
+    from scalediag.measure.writer import RunWriter
 
     with RunWriter(tmp_path) as writer:
         writer.histograms({"finite": torch.randn(100), "nan": torch.tensor([1.0, float("nan")]),
@@ -195,7 +195,7 @@ def test_no_histogram_of_non_finite_values(tmp_path):
 
 def test_a_two_hidden_layer_run_logs_every_layer_s_statistics(fake_root, tmp_path):
     from conftest import compose_cfg, fake_overrides
-    from scalediag.train import run
+    from scalediag.run.train import run
 
     run(compose_cfg([*fake_overrides(fake_root), "model.hidden=[32,16]", "train.epochs=1", "diag.every_n_steps=4"]),
         tmp_path, name="deep")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import DEVICES, automatic_threads, compose_cfg, fake_data, fake_overrides, keras_adam, scalar_steps, scalars
-from scalediag.train import run
+from scalediag.run.train import run
 
 
 def _run(root, out, *overrides, device="cpu"):
@@ -69,9 +69,9 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
     """What Keras prints: each batch's mean loss, averaged over the epoch's batches (the short last one included)."""
     import statistics
 
-    from scalediag.losses import cross_entropy, keras_clipped
-    from scalediag.model import build_model
-    from scalediag.train import train_epoch
+    from scalediag.run.losses import cross_entropy, keras_clipped
+    from scalediag.run.model import build_model
+    from scalediag.run.train import train_epoch
 
     data = fake_data(fake_root)
     fn = {"cross_entropy": cross_entropy, "keras_clipped": keras_clipped}[loss]
@@ -91,9 +91,9 @@ def test_train_loss_is_the_mean_of_the_batch_losses(fake_root, loss):
 
 
 def test_never_predicted_counts_the_classes_no_sample_is_assigned_to():
-    from scalediag.data import Split
-    from scalediag.losses import cross_entropy
-    from scalediag.train import evaluate
+    from scalediag.run.data import Split
+    from scalediag.run.losses import cross_entropy
+    from scalediag.run.train import evaluate
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     with torch.no_grad():
@@ -127,7 +127,7 @@ def test_diagnostics_do_not_change_the_numbers(fake_root, tmp_path):
 def test_thread_choice():
     import os
 
-    from scalediag.threads import choose_threads
+    from scalediag.run.threads import choose_threads
 
     assert choose_threads(None, 32) == 1  # small batches: one thread is fastest and steadiest
     assert choose_threads(None, 4096) == (os.cpu_count() or 1)
@@ -139,7 +139,7 @@ def test_thread_choice():
 def test_the_run_reports_its_thread_count(fake_root, tmp_path):
     from threadpoolctl import threadpool_limits
 
-    from scalediag.threads import blas_threads
+    from scalediag.run.threads import blas_threads
 
     with threadpool_limits(3, user_api="blas"):  # what numpy's BLAS has before the run: not the run's budget
         assert blas_threads() == 3
@@ -154,12 +154,12 @@ def test_the_run_reports_its_thread_count(fake_root, tmp_path):
 def test_no_host_sync_inside_the_training_steps_on_cuda(fake_root, tmp_path):
     """Within an epoch the loop never waits for the GPU, diagnostics included: measured steps are captured on the
     device and computed at the epoch's end (torch raises on any synchronising call)."""
-    from scalediag.diagnostics import Diagnostics
-    from scalediag.losses import cross_entropy
-    from scalediag.model import build_model
-    from scalediag.monitor import StepMonitor
-    from scalediag.train import train_epoch
-    from scalediag.writer import RunWriter
+    from scalediag.measure.hooks import Diagnostics
+    from scalediag.run.losses import cross_entropy
+    from scalediag.run.model import build_model
+    from scalediag.measure.monitor import StepMonitor
+    from scalediag.run.train import train_epoch
+    from scalediag.measure.writer import RunWriter
 
     data = fake_data(fake_root, "cuda")
     model = build_model(128, "keras").to("cuda")
@@ -194,9 +194,9 @@ ROUNDING = 1e-5
 @pytest.mark.parametrize("change", ["unfused Adam", "denormals kept", "two threads", "loss mean outside its kernel"])
 def test_speed_choices_change_the_numbers_only_by_float_rounding(fake_root, change, divisor, epochs):
     """Each speed choice against its plain alternative: the same losses to float rounding."""
-    from scalediag.losses import cross_entropy
-    from scalediag.model import build_model
-    from scalediag.train import train_epoch
+    from scalediag.run.losses import cross_entropy
+    from scalediag.run.model import build_model
+    from scalediag.run.train import train_epoch
 
     data = fake_data(fake_root)
 

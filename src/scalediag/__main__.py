@@ -1,4 +1,5 @@
-"""`python -m scalediag [overrides]` and `scalediag [overrides]`: one Hydra app on conf/; `scalediag report DIR`."""
+"""`python -m scalediag [overrides]` and `scalediag [overrides]`: the Hydra app on conf/ (one run, or one job of a sweep;
+the sweep's checks and report are run/callbacks.py); `scalediag report DIR`."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, open_dict
 
-from .config import CONF_DIR
-from .threads import thread_budget
+from .run.config import CONF_DIR
+from .run.threads import thread_budget
 
 log = logging.getLogger("scalediag")
 
@@ -26,9 +27,9 @@ def _sigterm_as_interrupt(signum, frame):
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def app(cfg: DictConfig) -> float | None:
-    from .checkpoint import refusal
-    from .hydra_callbacks import check_or_exit
-    from .train import run
+    from .run.callbacks import check_or_exit
+    from .run.checkpoint import refusal
+    from .run.train import run
 
     # the configuration again (a launcher may start jobs on another machine); the data is checked as it loads
     check_or_exit([cfg], check_data=False)
@@ -61,7 +62,7 @@ def app(cfg: DictConfig) -> float | None:
 
 
 def report_main(argv: list[str]) -> int:
-    from .report import write_report
+    from .explain.report import write_report
 
     if len(argv) != 1 or not Path(argv[0]).is_dir():
         print("usage: scalediag report SWEEP_DIR", file=sys.stderr)

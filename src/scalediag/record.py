@@ -1,4 +1,5 @@
-"""metrics.json, the run's record: one schema, written through one object, always whole (atomic).
+"""metrics.json, the run's record: one schema, written through one object, always whole (atomic); written by a run,
+read by the report.
 
     status        running | completed | diverged | failed | interrupted
     name, config  the run's name (Hydra's override_dirname) and its resolved configuration
@@ -19,8 +20,6 @@ import socket
 from importlib import metadata
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
 from . import __version__
 from .files import write_json_atomic
 
@@ -29,9 +28,9 @@ FINAL_KEYS = ("train_loss", "test_loss", "test_acc", "never_predicted")
 
 
 class Record:
-    def __init__(self, out_dir: Path, name: str, cfg: DictConfig):
+    def __init__(self, out_dir: Path, name: str, config: dict):
         self.path = Path(out_dir) / METRICS
-        self.data = {"status": "running", "name": name, "config": OmegaConf.to_container(cfg, resolve=True),
+        self.data = {"status": "running", "name": name, "config": config,
                      "init": None, "history": [], "final": None, "device": None, "threads": None,
                      "blas_threads": None, "versions": versions(), "host": socket.gethostname(),
                      "pid": os.getpid()}
@@ -106,7 +105,6 @@ def alive(data: dict) -> bool | None:
 
 
 def versions() -> dict:
-    import hydra
     import numpy
     import torch
 
@@ -114,21 +112,19 @@ def versions() -> dict:
         "scalediag": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torchvision": metadata.version("torchvision"),  # its import costs 1.7 s, and the run does not need it
+        "torchvision": _version("torchvision"),  # its import costs 1.7 s, and the run does not need it
         "numpy": numpy.__version__,
-        "hydra": hydra.__version__,
+        "hydra": _version("hydra-core"),  # a watched run may not have loaded it
     }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def optimizer_name(optimizer: dict) -> str:
     """The optimizer's class or function name from its config (KerasAdam, torch_adam)."""
     return str(optimizer.get("_target_", "")).rsplit(".", 1)[-1]
-
-
-def hparams(cfg: DictConfig) -> dict:
-    """The keys TensorBoard's HParams dashboard sorts runs by."""
-    model, opt = OmegaConf.to_container(cfg.model), cfg.optimizer
-    return {"divisor": float(cfg.divisor), "optimizer": optimizer_name(opt),
-            "optimizer.eps": float(opt.eps), "optimizer.lr": float(opt.lr), "loss": cfg.loss.name,
-            "model.init": model["init"], "model.activation": model["activation"], "model.hidden": str(model["hidden"]),
-            "seed": cfg.seed, "train.batch_size": cfg.train.batch_size}

@@ -99,16 +99,6 @@ class KerasAdam:
         self._bound = None
 
 
-def eps_convention(optimizer: torch.optim.Optimizer, group: dict, state: dict) -> tuple[float, float]:
-    """(scale, eps): the term Adam adds eps to is sqrt(v) / scale, in the optimizer's own convention. Keras: sqrt(v)
-    against its eps; torch: the bias-corrected sqrt(v) / sqrt(1 - b2^t) against its eps. Reads the step count:
-    a host sync, for epoch ends only."""
-    if isinstance(optimizer, KerasAdam):
-        return 1.0, group["keras_eps"]
-    t = float(state["step"])
-    return math.sqrt(1 - group["betas"][1] ** t), group["eps"]
-
-
 class FusedAdamStep:
     """`step()` and `zero_grad()` of a fused torch.optim.Adam, minus the Python that surrounds its kernel.
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from . import tags
-from .files import write_json_atomic, write_text_atomic
+from .. import tags
+from ..files import write_json_atomic, write_text_atomic
+from ..measure.writer import write_text_events
+from ..record import METRICS, RecordError, alive, optimizer_name, read
 from .compare import best_runs, divisor_order, slower
-from .record import METRICS, RecordError, alive, optimizer_name, read
 from .rules import diagnose, healthy_summary, last_diag
-from .writer import write_text_events
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
 JOBS_FILE = "jobs.json"

@@ -2,7 +2,7 @@
 run as a short sequence: build, resume, then per epoch train, measure, log, checkpoint, record.
 
 Host syncs (.item(), printing) happen only at epoch ends, and within an epoch only where diagnostics have held
-captured steps for FLUSH_SECONDS (monitor.StepMonitor.drain); never at a plain step.
+captured steps for FLUSH_SECONDS (measure.monitor.StepMonitor.drain); never at a plain step.
 """
 
 from __future__ import annotations
@@ -16,19 +16,21 @@ from pathlib import Path
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
-from . import checkpoint, tags
+from .. import tags
+from ..explain.rules import run_text
+from ..measure.monitor import Diverged, StepMonitor
+from ..measure.writer import RunWriter
+from ..record import Record
+from . import checkpoint
 from .config import resolve_device
 from .data import Data, Split, load, scaled
-from .monitor import Diverged, RunMonitor, StepMonitor
+from .observe import RunMonitor, hparams
 from .optim import FusedAdamStep
 from .progress import progress_bar
-from .record import Record, hparams
-from .rules import run_text
 from .threads import blas_threads, choose_threads
-from .writer import RunWriter
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 8192  # evaluation needs no gradient: large chunks, bounded memory
@@ -90,7 +92,7 @@ def run(cfg: DictConfig, out_dir: Path, name: str = "run", thread_budget: int | 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = Record(out_dir, name, cfg)
+    record = Record(out_dir, name, OmegaConf.to_container(cfg, resolve=True))
     try:
         _train(cfg, out_dir, name, record, thread_budget)
     except Diverged as e:

@@ -1,9 +1,9 @@
 """When a step is measured, where its capture waits, when the captures are drained; and the probe set.
 
-A logging step only captures (diagnostics.Diagnostics.collect); the captures wait on the device in `Pending` and are
+A logging step only captures (hooks.Diagnostics.collect); the captures wait on the device in `Pending` and are
 turned into statistics, brought to the host and written to TensorBoard in bulk by `StepMonitor.drain()`: at each
 epoch's end, and after FLUSH_SECONDS so that a long epoch still shows its steps while it runs. So no step syncs with
-the device. `Probe` measures a fixed set of training images at init and at each epoch's end.
+the device. `Probe` measures a fixed batch at init and at each epoch's end.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import math
 import time
 
 import torch
-from omegaconf import DictConfig
 
-from . import tags
-from .data import Split, scaled
-from .diagnostics import Capture, Diagnostics
+from .. import tags
+from .hooks import Capture, Diagnostics
 from .writer import FLUSH_SECONDS, RunWriter, to_floats, to_rows
 
 PENDING_BYTES = 16 << 20  # at most this much device memory holds captured steps (64 slots at batch 32 take 1.1 MB)
@@ -31,7 +29,7 @@ class Diverged(RuntimeError):
 class Pending:
     """Captures of measured steps, kept on the device until taken (StepMonitor.drain), copied into buffers
     allocated once (slots x each tensor's shape): nothing is allocated per capture (small blocks kept alive split the
-    large ones the steps free: page faults, see train.train_epoch), and the statistics run once over all of them."""
+    large ones the steps free: page faults, see run.train.train_epoch), and the statistics run once over all of them."""
 
     def __init__(self):
         self.layout, self.buffers, self.steps = None, {}, []
@@ -118,11 +116,11 @@ class StepMonitor:
 
 
 class Probe:
-    """A fixed set of training images (the first probe_size), measured at init and at each epoch's end."""
+    """A fixed batch (x as the model takes it, labels y), measured at init and at each epoch's end."""
 
-    def __init__(self, diag: Diagnostics, split: Split, size: int, divisor: float, loss_fn):
+    def __init__(self, diag: Diagnostics, x: torch.Tensor, y: torch.Tensor, loss_fn):
         self.diag, self.loss_fn = diag, loss_fn
-        self.x, self.y = scaled(split.x[:size], divisor), split.y[:size]
+        self.x, self.y = x, y
 
     def measure(self, writer: RunWriter, step: int, at_init: bool = False) -> dict[str, float]:
         stats, hists = self.diag.probe(self.x, self.y)
@@ -135,31 +133,3 @@ class Probe:
         writer.scalars({tag: values[tag] for layer in self.diag.acts for tag in (tags.dead(layer),
                                                                                    tags.saturated(layer))}, step)
         return values
-
-
-class RunMonitor:
-    """What `diag.*` asks of one run: the step monitor and the probe, or nothing when diag.enabled is false."""
-
-    def __init__(self, cfg: DictConfig, model, optimizer, writer: RunWriter, split: Split, divisor: float, loss_fn,
-                 clip_eps: float, step: int):
-        self.writer, self.optimizer = writer, optimizer
-        self.diag = Diagnostics(model, clip_eps) if cfg.enabled else None
-        self.steps = StepMonitor(self.diag, writer, cfg.every_n_steps, step) if cfg.enabled else None
-        self.probe = Probe(self.diag, split, cfg.probe_size, divisor, loss_fn) if cfg.enabled else None
-
-    def __enter__(self) -> "RunMonitor":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.diag is not None:
-            self.diag.__exit__(*exc)
-
-    def at_init(self) -> dict[str, float] | None:
-        return self.probe.measure(self.writer, step=0, at_init=True) if self.probe else None
-
-    def at_epoch_end(self, step: int) -> dict[str, float] | None:
-        """The epoch's step means, the probe set's and Adam's state's statistics; None without diagnostics."""
-        if self.probe is None:
-            return None
-        adam = self.writer.scalars(self.diag.adam(self.optimizer), step)
-        return {**self.steps.epoch_means(), **self.probe.measure(self.writer, step), **adam}

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from . import data
 from .checkpoint import refusal
 from .config import ConfigError, output_problem, validate
-from .report import record_jobs, run_name, write_report
+from ..explain.report import record_jobs, run_name, write_report
 
 
 def check_or_exit(cfgs: list[DictConfig], check_data: bool = True) -> None:

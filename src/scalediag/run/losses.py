@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): the clamp of the question's loss; -ln(1e-7) = 16.118
+from ..measure.stats import KERAS_EPSILON  # the clamp of the question's loss: keras.backend.epsilon()
 
 
 REDUCE = {"none": lambda t: t, "mean": torch.mean, "sum": torch.sum}

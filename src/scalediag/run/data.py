@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from .files import write_bytes_atomic
+from ..files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .files import write_bytes_atomic
-from .record import METRICS
+from ..files import write_bytes_atomic
+from ..record import METRICS
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import tags
-from .losses import KERAS_EPSILON
+from .. import tags
+from ..measure.stats import KERAS_EPSILON
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
 

@@ -1,10 +1,11 @@
-"""What happens inside the network, measured through hooks attached from outside; the model stays pure.
+"""The hooks of one measured step, attached from outside; the model stays pure.
 
 A measured step is captured, not computed: `collect()` hands back its raw measurements (its norms as one vector,
 its pre-activations, logits and labels) and `statistics()` turns one capture, or n captures stacked along a first
 dimension, into values. Why: the kernels of a logging step run with caches that the 49 plain steps before it have
 filled with other work, 10-20 us each here, so the ~40 kernels of its statistics cost more at each step than all of
-them once per epoch over the stacked captures (monitor.StepMonitor). The statistics themselves are in stats.py.
+them once per epoch over the stacked captures (monitor.StepMonitor). The statistics themselves are in stats.py, the
+norms in norms.py, Adam's state in adam.py, which layers a model has in layers.py.
 Hooks are registered by `arm()` for one step and removed by `collect()`: the steps between two logging points run
 the model exactly as without diagnostics (a module with hooks takes PyTorch's slower call path: +1-2% per step,
 scripts/bench.py choices). Nothing here syncs with the device.
@@ -12,19 +13,16 @@ scripts/bench.py choices). Nothing here syncs with the device.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from . import tags
-from .losses import KERAS_EPSILON
-from .model import ACTIVATIONS
-from .optim import eps_convention
-from .stats import eps_dominance, logit_stats, preact_stats, prob_fractions, saturation
-
-KINDS = {module: name for name, module in ACTIVATIONS.items()}  # activation module -> model.activation name
+from .. import tags
+from .adam import adam_stats
+from .layers import Layers
+from .norms import step_norms
+from .stats import KERAS_EPSILON, logit_stats, preact_stats, prob_fractions, saturation
 
 
 @dataclass
@@ -40,25 +38,12 @@ class Capture:
     tensors: dict[str, torch.Tensor]
 
 
-def activations(model: nn.Module) -> dict[str, tuple[nn.Module, str]]:
-    """layer -> (activation module, its name), for each activation and the Linear layer that feeds it."""
-    found, last = {}, None
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Linear):
-            last = name
-        elif type(m) in KINDS and last is not None:
-            found[last] = (m, KINDS[type(m)])
-    return found
-
-
 class Diagnostics:
     """Forward hooks on the activation modules and on the model's output, for the armed step only; none is left
     after collect() or on exit. A Linear's output is the input of the activation after it, or the model's output
     for the last one: there the hooks keep the tensor and retain its gradient (cheaper than a Linear forward hook
     plus a Python gradient hook each: ~70 us of a logging step here); a Linear whose output neither is gets a hook
     of its own.
-
-        with Diagnostics(model) as diag:
 
         with Diagnostics(model) as diag:
             diag.arm(y)            # before the forward pass of a step to be measured
@@ -73,12 +58,8 @@ class Diagnostics:
 
     def __init__(self, model: nn.Module, clip_eps: float = KERAS_EPSILON):
         self.model, self.clip_eps = model, clip_eps
-        self.linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
-        self.acts = activations(model)
-        children = list(model.children())
-        last = next(reversed(self.linears), None)
-        self.output_linear = last if children and children[-1] is self.linears.get(last) else None
-        self.other_linears = [n for n in self.linears if n not in self.acts and n != self.output_linear]
+        self.layers = Layers.of(model)
+        self.linears, self.acts = self.layers.linears, self.layers.acts
         self.retained: dict[str, torch.Tensor] = {}  # layer -> its output, whose gradient autograd retains
         self.handles: list = []
         self.armed = False
@@ -105,7 +86,7 @@ class Diagnostics:
         self._detach()
         self.armed, self.target, self.seen, self.retained = True, target, {}, {}
         self.before = {name: self._copy(name, m.weight) for name, m in self.linears.items()} if update else {}
-        for name in self.other_linears:
+        for name in self.layers.others:
             self.handles.append(self.linears[name].register_forward_hook(self._linear_hook(name)))
         for layer, (m, _) in self.acts.items():
             self.handles.append(m.register_forward_hook(self._act_hook(layer)))
@@ -140,39 +121,20 @@ class Diagnostics:
 
     def _output_hook(self, module, inputs, output) -> None:
         self.seen["logits"] = output.detach()
-        if self.output_linear is not None:
-            self._retain(self.output_linear, output)
+        if self.layers.output is not None:
+            self._retain(self.layers.output, output)
 
     def collect(self) -> Capture:
         """The armed step's raw measurements; removes the hooks. Besides the norms, references only: a caller that
         keeps a capture beyond the step copies it (monitor.Pending)."""
         self._detach()
-        names, norms = self._norms()
+        names, norms = step_norms(self.linears, self.retained, self.before)
         tensors = {"norms": torch.stack(norms)}
         tensors.update({key: v for key, v in self.seen.items() if key.startswith("preact/") or key == "logits"})
         if "logits" in tensors and self.target is not None:
             tensors["target"] = self.target
         self.seen, self.target, self.before, self.retained = {}, None, {}, {}
         return Capture(tuple(names), tensors)
-
-    def _norms(self) -> tuple[list[str], list[torch.Tensor]]:
-        """Every norm the step needs, from one _foreach_norm call once the weight change is formed in place."""
-        plain: dict[str, torch.Tensor] = {}  # tag -> tensor whose 2-norm is the statistic
-        for name, m in self.linears.items():
-            plain[tags.weight_norm(name)], plain[tags.bias_norm(name)] = m.weight.detach(), m.bias.detach()
-            if m.weight.grad is not None:
-                plain[tags.grad_norm(name)] = m.weight.grad
-        out_grads = {name: self.retained[name].grad for name in self.linears
-                     if name in self.retained and self.retained[name].grad is not None}
-        moved = list(self.before.values())
-        if moved:  # the buffers become w_armed - w, in place (no 400 KB temporary)
-            torch._foreach_sub_(moved, [self.linears[n].weight.detach() for n in self.before])
-        norms = torch._foreach_norm([*plain.values(), *out_grads.values(), *moved])
-        if out_grads:  # rms = ||g|| / sqrt(numel)
-            torch._foreach_div_(norms[len(plain) : len(plain) + len(out_grads)],
-                                [math.sqrt(g.numel()) for g in out_grads.values()])
-        names = [*plain, *(tags.output_rms(n) for n in out_grads), *(f"moved/{n}" for n in self.before)]
-        return names, list(norms)
 
     def statistics(self, capture: Capture) -> dict[str, torch.Tensor]:
         """Tagged values of one capture (0-dim tensors), or of n stacked captures ([n] tensors)."""
@@ -195,21 +157,9 @@ class Diagnostics:
                 stats.update({tags.probs(k): v for k, v in fractions.items()})
         return stats
 
-    @torch.no_grad()
-    def adam(self, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-        """Per Linear layer, from Adam's own state of its weight: eps_fraction and sqrt_v_median, in the optimizer's
-        convention (optim.eps_convention); nothing before the first step. Reads Adam's step count: epoch ends only."""
-        group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
-        stats = {}
-        for name, m in self.linears.items():
-            state = optimizer.state.get(m.weight)
-            if not state or id(m.weight) not in group_of:
-                continue
-            scale, eps = eps_convention(optimizer, group_of[id(m.weight)], state)
-            found = eps_dominance(state["exp_avg_sq"].sqrt() / scale, eps)
-            stats[tags.eps_fraction(name)] = found["eps_fraction"]
-            stats[tags.sqrt_v_median(name)] = found["sqrt_v_median"]
-        return stats
+    def adam(self, optimizer) -> dict[str, torch.Tensor]:
+        """Per Linear layer, Adam's eps_fraction and sqrt_v_median (adam.py); epoch ends only."""
+        return adam_stats(self.linears, optimizer)
 
     @torch.no_grad()
     def probe(self, x: torch.Tensor, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -227,5 +177,7 @@ class Diagnostics:
             stats[tags.saturated(layer)] = stats.pop(tags.saturated_batch(layer))
             hists[tags.preact(layer)] = capture.tensors[f"preact/{layer}"]
         for name, m in self.linears.items():
-            hists[tags.weights(name)], hists[tags.bias(name)] = m.weight.detach(), m.bias.detach()
+            hists[tags.weights(name)] = m.weight.detach()
+            if m.bias is not None:
+                hists[tags.bias(name)] = m.bias.detach()
         return stats, hists

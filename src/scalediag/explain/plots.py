@@ -13,8 +13,8 @@ matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from . import tags  # noqa: E402
-from .files import write_bytes_atomic  # noqa: E402
+from .. import tags  # noqa: E402
+from ..files import write_bytes_atomic  # noqa: E402
 
 
 def plots(layers: tuple[list[str], list[str]]) -> dict[str, list[tuple[str, str, str]]]:

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .model import ACTIVATIONS, INITS
 
-CONF_DIR = Path(__file__).resolve().parent / "conf"  # the repository's conf/ through a link; a copy in a wheel
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the repository's conf/ through a link; a copy in a wheel
 DEVICES = ("auto", "cpu", "cuda")
 
 

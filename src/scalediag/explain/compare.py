@@ -3,7 +3,7 @@ measured quantity differs between them, and how the order of the divisors change
 
 from __future__ import annotations
 
-from . import tags
+from .. import tags
 from .rules import EPS_DOMINANT, Finding, first_hidden, last_diag
 
 SLOWER_FACTOR = 1.05  # final training loss this much above the sweep's best comparable run

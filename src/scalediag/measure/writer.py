@@ -26,8 +26,8 @@ from torch.utils.tensorboard.summary import custom_scalars
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from torch.utils.tensorboard.summary import text as torch_text
 
-from . import tags
-from .files import write_bytes_atomic
+from .. import tags
+from ..files import write_bytes_atomic
 
 FLUSH_SECONDS = 10  # besides each epoch's end: a long epoch's steps still reach TensorBoard while it runs
 _files = itertools.count()  # a process's event files get distinct names even within one second

@@ -1,0 +1,1 @@
+"""The suites of scripts/bench.py, one file per kind of measurement."""

@@ -1,0 +1,43 @@
+"""Which layers a model has, found from its modules: the Linear layers in model order, the activation module after
+each (and the kind of activation it is), and which Linear produces the model's output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+# activation module -> its kind, the name the statistics (stats.SATURATES) and the report know it by
+KINDS = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.GELU: "gelu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+
+
+def activations(model: nn.Module) -> dict[str, tuple[nn.Module, str]]:
+    """layer -> (activation module, its kind), for each activation and the Linear layer that feeds it."""
+    found, last = {}, None
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            last = name
+        elif type(m) in KINDS and last is not None:
+            found[last] = (m, KINDS[type(m)])
+    return found
+
+
+@dataclass
+class Layers:
+    """linears: name -> module, in model order; acts: layer -> (activation module, kind) for each Linear followed by
+    an activation; output: the Linear whose output is the model's (None if the model ends otherwise); others: the
+    Linears whose output neither an activation nor the model's output shows."""
+
+    linears: dict[str, nn.Linear]
+    acts: dict[str, tuple[nn.Module, str]]
+    output: str | None
+    others: list[str]
+
+    @classmethod
+    def of(cls, model: nn.Module) -> "Layers":
+        linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+        acts = activations(model)
+        children = list(model.children())
+        last = next(reversed(linears), None)
+        output = last if children and children[-1] is linears.get(last) else None
+        return cls(linears, acts, output, [n for n in linears if n not in acts and n != output])
