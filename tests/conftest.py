@@ -84,10 +84,12 @@ def fake_overrides(root: Path) -> list[str]:
     return [f"data.root={root}", "data.verify=false", "data.download=false", "data.debian_dir=/nonexistent"]
 
 
-def _forced(overrides: list[str]) -> list[str]:
-    if FORCED_THREADS is None or any(o.startswith("train.threads=") for o in overrides):
-        return list(overrides)
-    return [*overrides, f"train.threads={FORCED_THREADS}"]
+def cli(args: list[str]) -> list[str]:
+    """The command line of `python -m scalediag args`, with train.threads when SCALEDIAG_TEST_THREADS forces it."""
+    if FORCED_THREADS is not None and args and args[0] not in ("report", "--help") and \
+            not any(a.startswith("train.threads=") for a in args):
+        args = [*args, f"train.threads={FORCED_THREADS}"]
+    return [sys.executable, "-m", "scalediag", *args]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -98,14 +100,15 @@ def forced_threads():
 
 def compose_cfg(overrides: list[str] = ()):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=_forced(overrides))
+        overrides = list(overrides)
+        if FORCED_THREADS is not None and not any(o.startswith("train.threads=") for o in overrides):
+            overrides.append(f"train.threads={FORCED_THREADS}")
+        return compose("config", overrides=overrides)
 
 
 def run_cli(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    if args and args[0] not in ("report", "--help"):
-        args = _forced(args)
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "scalediag", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run(cli(args), cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 

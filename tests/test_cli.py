@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import fake_overrides, requires_real_data, run_cli, write_fashion
+from conftest import cli, fake_overrides, requires_real_data, run_cli, write_fashion
 
 
 def test_multirun_over_two_divisors_writes_two_runs_and_a_summary(fake_root, tmp_path):
@@ -146,10 +146,9 @@ def test_the_progress_bar_shows_on_a_terminal_and_not_in_logs(fake_root, tmp_pat
     import pty
     import struct
     import subprocess
-    import sys
     import termios
 
-    args = [sys.executable, "-m", "scalediag", *fake_overrides(fake_root), "train.epochs=1"]
+    args = cli([*fake_overrides(fake_root), "train.epochs=1"])
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
     proc = subprocess.Popen([*args, f"hydra.run.dir={tmp_path / 'tty'}"], cwd=tmp_path, stdin=subprocess.DEVNULL,

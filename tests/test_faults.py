@@ -4,11 +4,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 
 import torch
 
-from conftest import fake_overrides, run_cli, scalar_steps, write_fashion
+from conftest import cli, fake_overrides, run_cli, scalar_steps, write_fashion
 
 
 def _metrics(sweep):
@@ -52,7 +51,7 @@ def _interrupt_after_first_epoch(args, cwd, sig):
     """(exit code, stderr) of a run signalled once its first epoch is on disk (epoch 2 takes ~0.5 s: mid-epoch).
     Up to 3 tries: once in a full suite a signalled run went on to exit 0 (not reproduced in 37 tries alone)."""
     for _ in range(3):
-        proc = subprocess.Popen([sys.executable, "-m", "scalediag", *args], cwd=cwd, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cli(args), cwd=cwd, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         for line in proc.stdout:
             if "Epoch 1/" in line:

@@ -5,9 +5,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 
-from conftest import fake_overrides, fake_sweep, run_cli, write_fashion
+from conftest import cli, fake_overrides, fake_sweep, run_cli, write_fashion
 
 
 def _snapshot(folder):
@@ -103,7 +102,7 @@ def test_a_run_killed_outright_is_reported_as_not_finished_with_the_command_that
     sweep = tmp_path / "sweep"
     run_dir = sweep / "run"
     args = [*fake_overrides(root), "train.epochs=3", f"hydra.run.dir={run_dir}"]
-    proc = subprocess.Popen([sys.executable, "-m", "scalediag", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cli(args), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     for line in proc.stdout:
         if "Epoch 1/" in line:
@@ -128,9 +127,9 @@ def test_two_sweeps_sharing_one_data_root_both_complete(tmp_path):
     """Both import Debian's files into the same, empty data.root at once."""
     debian = write_fashion(tmp_path / "debian", gz=True)
     root = tmp_path / "shared_data"
-    procs = [subprocess.Popen([sys.executable, "-m", "scalediag", "--multirun", "divisor=1,255", "train.epochs=1",
-                               f"data.root={root}", f"data.debian_dir={debian}", "data.verify=false",
-                               "data.download=false", f"hydra.sweep.dir={tmp_path / name}"], cwd=tmp_path,
+    procs = [subprocess.Popen(cli(["--multirun", "divisor=1,255", "train.epochs=1", f"data.root={root}",
+                                   f"data.debian_dir={debian}", "data.verify=false", "data.download=false",
+                                   f"hydra.sweep.dir={tmp_path / name}"]), cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
     for proc in procs:
         _, err = proc.communicate(timeout=300)

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import DEVICES, automatic_threads, compose_cfg, fake_data, fake_overrides, keras_adam, scalar_steps, scalars
+from conftest import DEVICES, automatic_threads, compose_cfg, fake_data, fake_overrides, keras_adam, scalar_steps
 from scalediag.run.train import run
 
 
