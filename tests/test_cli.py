@@ -39,7 +39,7 @@ BAD_CLI = [
     (["divisor=abc"], "divisor='abc': must be a finite number > 0"),
     (["optimizer.eps=-1"], "optimizer.eps=-1: must be a finite number >= 0"),
     (["train.batch_size=0"], "train.batch_size=0: must be an integer >= 1"),
-    (["model.init=he"], "model.init='he': must be one of keras, torch"),
+    (["model.init=he"], "model.init='he': must be one of keras, torch, zeros, normal"),
     (["device=cuda"], "device='cuda': CUDA is not available here"),
 ]
 
@@ -124,6 +124,13 @@ def test_the_question_sweep_on_the_real_data_names_the_clip(tmp_path):
     assert abs(plateau - fraction * 16.118) < 0.15 * plateau and "pass no gradient" in one
     healthy = report.split("- divisor=255,loss=keras_clipped\n", 1)[1]
     assert healthy.strip().startswith("- healthy: nothing abnormal")
+    import csv
+
+    rows = {r["run"]: r for r in csv.DictReader((sweep / "summary.csv").open())}
+    clamped, scaled = rows["divisor=1,loss=keras_clipped"], rows["divisor=255,loss=keras_clipped"]
+    assert clamped["cause"] == "input_scale" and "probability_clip" in clamped["causes"].split(";")
+    assert one.strip().startswith("- **cause: inputs off the scale the weights were initialised for**")
+    assert (scaled["cause"], scaled["causes"]) == ("healthy", "healthy")
 
 
 def test_multirun_over_divisor_and_adam_epsilon(fake_root, tmp_path):

@@ -43,7 +43,7 @@ BAD = [
     ("data.train_limit=0", "data.train_limit=0: must be null (all samples) or an integer >= 1"),
     ("data.test_limit=-5", "data.test_limit=-5: must be null (all samples) or an integer >= 1"),
     ("model.hidden=0", "model.hidden=0: must be an integer >= 1 or a list of them, e.g. [256,128]"),
-    ("model.init=he", "model.init='he': must be one of keras, torch"),
+    ("model.init=he", "model.init='he': must be one of keras, torch, zeros, normal"),
     ("model.activation=swish", "model.activation='swish': must be one of relu, leaky_relu, gelu, tanh, sigmoid"),
     ("model.hidden=[256,0]", "model.hidden=[256, 0]: must be an integer >= 1 or a list of them, e.g. [256,128]"),
     ("model.hidden=[]", "model.hidden=[]: must be an integer >= 1 or a list of them, e.g. [256,128]"),
@@ -56,6 +56,10 @@ BAD = [
     ("diag.every_n_steps=0", "diag.every_n_steps=0: must be an integer >= 1"),
     ("diag.probe_size=-1", "diag.probe_size=-1: must be an integer >= 1"),
     ("diag.enabled=maybe", "diag.enabled='maybe': must be true or false"),
+    ("model.init_std=0", "model.init_std=0: must be a finite number > 0"),
+    ("model.output=probabilities", "model.output='probabilities': must be one of logits, softmax"),
+    ("data.label_noise=1", "data.label_noise=1: must be a number in [0, 1)"),
+    ("data.label_noise=-0.1", "data.label_noise=-0.1: must be a number in [0, 1)"),
 ]
 
 

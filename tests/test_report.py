@@ -71,6 +71,7 @@ def test_report_on_a_directory_without_runs(tmp_path):
 
 
 def test_per_layer_columns_come_from_the_runs_layers():
+    from scalediag.explain.chain import Diagnosis
     from scalediag.explain.report import row, run_layers
 
     diag = {"update/fc1/ratio": 1e-3, "update/fc2/ratio": 2e-3, "update/fc10/ratio": 3e-3}
@@ -80,7 +81,7 @@ def test_per_layer_columns_come_from_the_runs_layers():
     diag.update({"act/fc1/dead_fraction": 0.1, "act/fc2/dead_fraction": 0.2})
     layers = run_layers([run])
     assert layers == (["fc1", "fc2", "fc10"], ["fc1", "fc2"])
-    r = row(run, [], layers)
+    r = row(run, Diagnosis("healthy", []), layers)
     assert (r["update_ratio_fc1"], r["update_ratio_fc2"], r["update_ratio_fc10"]) == (1e-3, 2e-3, 3e-3)
     assert (r["dead_fraction_fc1"], r["dead_fraction_fc2"]) == (0.1, 0.2) and "dead_fraction_fc10" not in r
 

@@ -58,6 +58,10 @@ def app(cfg: DictConfig) -> float | None:
             return None  # recorded as failed in metrics.json; the other jobs go on, the sweep exits 1 at its end
         print(f"scalediag: error: {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
+    if hc.mode == RunMode.RUN:  # a sweep prints its report instead
+        from .explain.chain import run_text
+
+        log.info(f"[{name}] diagnosis (also in TensorBoard's Text dashboard, diagnosis/run):\n{run_text(metrics)}")
     return metrics["final"]["test_loss"] if metrics["final"] else None
 
 

@@ -4,6 +4,7 @@ read by the report.
     status        running | completed | diverged | failed | interrupted
     name, config  the run's name (Hydra's override_dirname) and its resolved configuration
     init          the probe set's statistics before any update (null without diagnostics)
+    early         every statistic of each early step (diag.early_steps), by step
     history       per finished epoch: epoch, train_loss, test_loss, test_acc, never_predicted, seconds, [diag]
     final         the last epoch's train_loss, test_loss, test_acc, never_predicted (null before the first)
     device, threads, blas_threads, versions
@@ -31,7 +32,7 @@ class Record:
     def __init__(self, out_dir: Path, name: str, config: dict):
         self.path = Path(out_dir) / METRICS
         self.data = {"status": "running", "name": name, "config": config,
-                     "init": None, "history": [], "final": None, "device": None, "threads": None,
+                     "init": None, "early": {}, "history": [], "final": None, "device": None, "threads": None,
                      "blas_threads": None, "versions": versions(), "host": socket.gethostname(),
                      "pid": os.getpid()}
 
@@ -49,9 +50,12 @@ class Record:
         self.history.append(result)
         self.data["final"] = {k: result[k] for k in FINAL_KEYS}
 
-    def restore(self, init: dict | None, history: list[dict]) -> None:
+    def add_early(self, rows: dict[str, dict]) -> None:
+        self.data["early"] = {**self.data["early"], **rows}
+
+    def restore(self, init: dict | None, history: list[dict], early: dict | None = None) -> None:
         """What a checkpoint kept of the epochs before it."""
-        self.data["init"] = init
+        self.data["init"], self.data["early"] = init, early or {}
         for result in history:
             self.end_epoch(result)
 

@@ -14,6 +14,8 @@ LOSS_TRAIN, LOSS_TEST, ACC_TEST = "loss/train", "loss/test", "acc/test"
 LOSS_TRAIN_STEP = "loss/train_step"  # each logging step's batch loss
 LOSS_INIT = "loss/init"  # the probe set's loss before any update: against ln(10) = 2.303
 LOSS_PROBE = "loss/probe"  # the probe set's loss at an epoch's end
+ACC_PROBE = "acc/probe"  # the probe set's accuracy against its own (training) labels: below acc/test, noisy labels
+INPUT_RMS = "input/rms"  # the probe set's inputs as the model takes them: about 1 is what initialisations assume
 
 
 
@@ -53,6 +55,7 @@ def probs(stat: str) -> str:  # a statistic of the softmax probabilities
 
 LOGITS = "logits"  # histogram
 LOGITS_MIN, LOGITS_MAX = logits("min"), logits("max")
+LOGITS_SUM_DEV = logits("sum_dev")  # largest |row sum - 1|: about 0 where the outputs are already probabilities
 CLIPPED = probs("clipped_fraction")  # p_true below the clip eps: Keras' clamp passes no gradient
 SATURATED = probs("saturated_fraction")  # max p above 1 - clip eps
 
@@ -67,6 +70,10 @@ def bias(layer: str) -> str:  # histogram
 
 def weight_norm(layer: str) -> str:
     return f"weights/{layer}/norm"
+
+
+def weight_gain(layer: str) -> str:  # RMS of the weights x sqrt(fan-in): 0.58-1.41 for the usual initialisations
+    return f"weights/{layer}/gain"
 
 
 def bias_norm(layer: str) -> str:

@@ -20,7 +20,8 @@ from ..files import write_json_atomic, write_text_atomic
 from ..measure.writer import write_text_events
 from ..record import METRICS, RecordError, alive, optimizer_name, read
 from .compare import best_runs, divisor_order, slower
-from .rules import diagnose, healthy_summary, last_diag
+from .chain import Diagnosis, explain, lines as cause_lines
+from .rules import diagnose, last_diag
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
 JOBS_FILE = "jobs.json"
@@ -29,7 +30,7 @@ REPORT_EVENTS = "tfevents.scalediag-report"  # TensorBoard reads every file with
 # summary.csv: these, then per layer (layer_columns), then the last two
 COLUMNS = ("run", "status", "seed", "divisor", "loss", "activation", "init", "optimizer", "eps", "epochs",
            "train_loss", "test_loss", "test_acc", "never_predicted", "init_loss", "clipped_fraction")
-LAST_COLUMNS = ("seconds_per_epoch", "findings")
+LAST_COLUMNS = ("seconds_per_epoch", "findings", "cause", "causes")
 
 
 def collect(sweep_dir: Path) -> tuple[list[dict], dict[str, str]]:
@@ -97,7 +98,7 @@ def layer_columns(layers: tuple[list[str], list[str]]) -> list[str]:
             *(f"update_ratio_{layer}" for layer in every)]
 
 
-def row(run: dict, findings: list, layers: tuple[list[str], list[str]]) -> dict:
+def row(run: dict, diagnosis: Diagnosis, layers: tuple[list[str], list[str]]) -> dict:
     cfg, final, history = run["config"], run.get("final") or {}, run.get("history") or []
     init, last = run.get("init") or {}, last_diag(run)
     seconds = [h["seconds"] for h in history if h.get("seconds") is not None]
@@ -114,7 +115,8 @@ def row(run: dict, findings: list, layers: tuple[list[str], list[str]]) -> dict:
         **{f"saturated_fraction_{layer}": last.get(tags.saturated(layer)) for layer in layers[1]},
         **{f"update_ratio_{layer}": last.get(tags.update_ratio(layer)) for layer in layers[0]},
         "seconds_per_epoch": statistics.median(seconds) if seconds else None,
-        "findings": ";".join(f.rule for f in findings) or "healthy",
+        "findings": ";".join(f.rule for f in diagnosis.consequences + diagnosis.others) or "healthy",
+        "cause": diagnosis.cause, "causes": diagnosis.ids,
     }
 
 
@@ -154,8 +156,9 @@ def run_name(run: dict) -> str:
     return run.get("name") or run["dir"]
 
 
-def diagnoses(runs: list[dict], findings: dict[int, list]) -> dict[str, list[str]]:
-    """Run name -> lines: each finding with its number and threshold, or why the run has no numbers."""
+def diagnoses(runs: list[dict], found: dict[int, Diagnosis]) -> dict[str, list[str]]:
+    """Run name -> lines: the cause, its evidence and consequences, each finding with its number and threshold; or
+    why the run has no numbers."""
     out = {}
     for run in sorted(runs, key=lambda r: _sort_key(run_name(r))):
         if run["status"] == "running":
@@ -163,8 +166,10 @@ def diagnoses(runs: list[dict], findings: dict[int, list]) -> dict[str, list[str
         elif run["status"] != "completed":
             where = f" at epoch {run['epoch']}, step {run['step']}" if run.get("step") is not None else ""
             out[run_name(run)] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
+            if run["status"] == "diverged" and found[id(run)].causes:
+                out[run_name(run)] += cause_lines(run, found[id(run)])
         else:
-            out[run_name(run)] = [f.message for f in findings[id(run)]] or [healthy_summary(run)]
+            out[run_name(run)] = cause_lines(run, found[id(run)])
     return out
 
 
@@ -217,14 +222,15 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
                                 + (f" (expected: {', '.join(absent)})" if absent else "")
                                 + "".join(f"; {f} is {why}" for f, why in unreadable.items()))
     best = best_runs(runs)
-    findings = {id(r): diagnose(r) + slower(r, best[id(r)]) if r["status"] == "completed" else [] for r in runs}
+    found = {id(r): explain(r, diagnose(r) + slower(r, best[id(r)])) if r["status"] in ("completed", "diverged")
+             else Diagnosis(r["status"], []) for r in runs}
     layers = run_layers(runs)
-    rows = [row(r, findings[id(r)], layers) for r in runs]
+    rows = [row(r, found[id(r)], layers) for r in runs]
     labels = [label(r) for r in runs]
     write_text_atomic(sweep_dir / "summary.csv", _csv(rows, layers))
     completed = [(r, lab) for r, lab in zip(rows, labels) if r["status"] == "completed"]
     text = table(aggregate([r for r, _ in completed], [lab for _, lab in completed]))
-    lines = diagnoses(runs, findings)
+    per_run = diagnoses(runs, found)
     problems = {n: ["MISSING: no metrics.json (the job never started or was killed)"] for n in absent}
     problems.update({f: [f"UNREADABLE: {why}; the other runs are reported without it"]
                      for f, why in unreadable.items()})
@@ -234,11 +240,11 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     order = divisor_order(runs, contexts)
     by_divisor = [label(r, ("seed", "divisor")) for r in runs]  # one line per other configuration
     plots = write_plots(runs, labels, sweep_dir, layers) + write_sweep_plots(runs, by_divisor, contexts, sweep_dir)
-    write_text_atomic(sweep_dir / "summary.md", _markdown(sweep_dir.name, text, lines, order, problems, plots))
+    write_text_atomic(sweep_dir / "summary.md", _markdown(sweep_dir.name, text, per_run, order, problems, plots))
     for run in runs:  # the sweep's view of each run, next to its own events: TensorBoard's Text dashboard
-        sweep_text = "\n".join(f"- {line}" for line in [*lines[run_name(run)], *order])
+        sweep_text = "\n".join(f"- {line}" for line in [*per_run[run_name(run)], *order])
         write_text_events(Path(run["path"]) / REPORT_EVENTS, {tags.DIAGNOSIS_SWEEP: sweep_text})
-    return _printed(text, lines, order, problems), runs
+    return _printed(text, per_run, order, problems), runs
 
 
 def _markdown(name: str, table_md: str, lines: dict, order: list[str], problems: dict, plots: list[str]) -> str:

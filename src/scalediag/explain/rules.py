@@ -159,7 +159,10 @@ def update_ratio(run: dict) -> list[Finding]:
     diag = last_diag(run)
     for layer in tags.layers(diag):
         ratio = diag.get(tags.update_ratio(layer))
-        if ratio is not None and not low <= ratio <= high:
+        if ratio == 0:
+            found.append(Finding("update_ratio", f"{layer}: its weights did not move in the last epoch "
+                                 f"(||dw||/||w|| = 0): no gradient reaches them", ratio, low))
+        elif ratio is not None and not low <= ratio <= high:
             size = "too large" if ratio > high else "too small"
             threshold = high if ratio > high else low
             found.append(Finding("update_ratio", f"{layer}: Adam's steps are {size} for its weights: "
@@ -220,7 +223,3 @@ def healthy_summary(run: dict) -> str:
              if first and tags.update_ratio(first) in last else None]
     return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"
 
-
-def run_text(run: dict) -> str:
-    """The run's own findings as Markdown bullets (TensorBoard's Text dashboard), or why it is healthy."""
-    return "\n".join(f"- {f.message}" for f in diagnose(run)) or f"- {healthy_summary(run)}"

@@ -13,6 +13,7 @@ scripts/bench.py choices). Nothing here syncs with the device.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -163,7 +164,8 @@ class Diagnostics:
 
     @torch.no_grad()
     def probe(self, x: torch.Tensor, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Forward a fixed probe batch: (scalars incl. each hidden layer's dead fraction, tensors for histograms)."""
+        """Forward a fixed probe batch: (scalars incl. each hidden layer's dead fraction, the inputs' RMS, each
+        layer's weight gain, the accuracy; tensors for histograms)."""
         was_training = self.model.training
         self.model.eval()
         self.arm(target, update=False)
@@ -171,13 +173,17 @@ class Diagnostics:
         capture = self.collect()
         self.model.train(was_training)
         stats = self.statistics(capture)
+        stats[tags.INPUT_RMS] = x.float().square().mean().sqrt()
+        stats[tags.ACC_PROBE] = torch.mean(capture.tensors["logits"].argmax(dim=-1) == target, dtype=torch.float32)
         hists = {tags.LOGITS: capture.tensors["logits"]}
         for layer in self.acts:  # over the probe set: the usual "dead"
             stats[tags.dead(layer)] = stats.pop(tags.dead_batch(layer))
             stats[tags.saturated(layer)] = stats.pop(tags.saturated_batch(layer))
             hists[tags.preact(layer)] = capture.tensors[f"preact/{layer}"]
         for name, m in self.linears.items():
-            hists[tags.weights(name)] = m.weight.detach()
+            w = m.weight.detach()
+            stats[tags.weight_gain(name)] = w.square().mean().sqrt() * math.sqrt(w[0].numel())  # x sqrt(fan-in)
+            hists[tags.weights(name)] = w
             if m.bias is not None:
                 hists[tags.bias(name)] = m.bias.detach()
         return stats, hists

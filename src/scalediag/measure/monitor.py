@@ -63,13 +63,18 @@ class Pending:
 
 
 class StepMonitor:
-    """Every n-th step: arm the diagnostics before the forward pass, capture the step after the update.
+    """Every n-th step, and the steps listed in `early`: arm the diagnostics before the forward pass, capture the
+    step after the update.
 
-    Also keeps, per epoch, the mean of each statistic over its logging steps (for metrics.json and the report).
+    Also keeps, per epoch, the mean of each statistic over its logging steps (for metrics.json and the report), and
+    every statistic of each early step (`early_rows`): some faults show themselves in the first steps and have
+    destroyed their own evidence by step 50 (Adam at lr 1 kills every ReLU within the first epoch).
     """
 
-    def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0):
+    def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0, early: tuple[int, ...] = ()):
         self.diag, self.writer, self.every = diag, writer, every
+        self.early = frozenset(early)
+        self.early_rows: dict[int, dict[str, float]] = {}
         self.step = step
         self.pending = Pending()
         self.drained = time.monotonic()
@@ -78,7 +83,7 @@ class StepMonitor:
 
     def start_step(self, target: torch.Tensor) -> bool:
         self.step += 1
-        if self.step % self.every:
+        if self.step % self.every and self.step not in self.early:
             return False
         self.diag.arm(target)
         return True
@@ -102,11 +107,15 @@ class StepMonitor:
         stats = {tags.LOSS_TRAIN_STEP: capture.tensors["loss"], **self.diag.statistics(capture)}
         for step, values in zip(steps, to_rows(stats)):
             self.writer.scalars(values, step)
+            if step in self.early:
+                self.early_rows[step] = values
+            regular = step % self.every == 0  # an early step off the cadence would bias its epoch's means
             for tag, v in values.items():
                 if tag.startswith(tags.DIVERGENCE_PREFIXES) and not math.isfinite(v):
                     raise Diverged(tag, step)
-                self.sums[tag] = self.sums.get(tag, 0.0) + v
-                self.counts[tag] = self.counts.get(tag, 0) + 1
+                if regular:
+                    self.sums[tag] = self.sums.get(tag, 0.0) + v
+                    self.counts[tag] = self.counts.get(tag, 0) + 1
 
     def epoch_means(self) -> dict[str, float]:
         self.drain()
@@ -130,6 +139,6 @@ class Probe:
             stats[tags.LOSS_INIT] = stats.pop(tags.LOSS_PROBE)
             return writer.scalars(stats, step)
         values = to_floats(stats)
-        writer.scalars({tag: values[tag] for layer in self.diag.acts for tag in (tags.dead(layer),
-                                                                                   tags.saturated(layer))}, step)
+        shown = [tags.ACC_PROBE, *(t for layer in self.diag.acts for t in (tags.dead(layer), tags.saturated(layer)))]
+        writer.scalars({tag: values[tag] for tag in shown}, step)
         return values

@@ -16,13 +16,13 @@ from ..record import METRICS
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 # what a checkpoint must agree on with the run that resumes it (train.epochs may grow, data/device/diag may change)
-RESUME_KEYS = ("divisor", "seed", "model", "optimizer", "loss", "train.batch_size")
+RESUME_KEYS = ("divisor", "seed", "model", "optimizer", "loss", "train.batch_size", "data.label_noise")
 
 
 def save(out_dir: Path, epoch: int, model, optimizer, gen: torch.Generator, record: dict) -> None:
     state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "rng": torch.get_rng_state(), "gen": gen.get_state(), "config": record["config"],
-             "init": record["init"], "history": record["history"]}
+             "init": record["init"], "early": record["early"], "history": record["history"]}
     buf = io.BytesIO()
     torch.save(state, buf)
     write_bytes_atomic(Path(out_dir) / CHECKPOINT, buf.getvalue())
@@ -89,7 +89,7 @@ def resume(cfg: DictConfig, out_dir: Path, model, optimizer, gen: torch.Generato
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
     gen.set_state(state["gen"])
-    return {k: state[k] for k in ("epoch", "init", "history")}
+    return {"early": state.get("early"), **{k: state[k] for k in ("epoch", "init", "history")}}
 
 
 def _plain(v):

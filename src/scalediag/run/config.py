@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .model import ACTIVATIONS, INITS
+from .model import ACTIVATIONS, INITS, OUTPUTS
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the repository's conf/ through a link; a copy in a wheel
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,10 +58,13 @@ RULES = {
     "data.verify": (lambda v: isinstance(v, bool), "true or false"),
     "data.train_limit": (lambda v: v is None or _count(v), "null (all samples) or an integer >= 1"),
     "data.test_limit": (lambda v: v is None or _count(v), "null (all samples) or an integer >= 1"),
+    "data.label_noise": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "model.hidden": (lambda v: _count(v) or (_is_list(v) and len(v) > 0 and all(_count(h) for h in v)),
                      "an integer >= 1 or a list of them, e.g. [256,128]"),
     "model.activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
     "model.init": (lambda v: v in INITS, "one of " + ", ".join(INITS)),
+    "model.init_std": (_positive_number, "a finite number > 0"),
+    "model.output": (lambda v: v in OUTPUTS, "one of " + ", ".join(OUTPUTS)),
     "optimizer.lr": (_positive_number, "a finite number > 0"),
     "optimizer.betas": (
         lambda v: _is_list(v) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
@@ -76,6 +79,7 @@ RULES = {
     "diag.enabled": (lambda v: isinstance(v, bool), "true or false"),
     "diag.every_n_steps": (_count, "an integer >= 1"),
     "diag.probe_size": (_count, "an integer >= 1"),
+    "diag.early_steps": (lambda v: _is_list(v) and all(_count(s) for s in v), "a list of steps >= 1, e.g. [1,2,4]"),
 }
 
 

@@ -91,6 +91,19 @@ def load(cfg: DictConfig, device: torch.device) -> Data:
     return Data(*splits)
 
 
+def with_label_noise(split: Split, fraction: float, seed: int) -> Split:
+    """split with round(fraction x N) of its labels, chosen from seed, replaced by a class drawn uniformly (the right
+    one by chance 1 time in 10): the same noisy labels in every epoch. Its own generator: the initialisation and the
+    batch order stay those of the clean run."""
+    if not fraction:
+        return split
+    gen = torch.Generator().manual_seed(seed)
+    chosen = torch.randperm(len(split.y), generator=gen)[: round(fraction * len(split.y))]
+    y = split.y.cpu().clone()
+    y[chosen] = torch.randint(0, 10, (len(chosen),), generator=gen)
+    return Split(split.x, y.to(split.y.device))
+
+
 def _read_idx(path: Path) -> torch.Tensor:
     """The uint8 array of an IDX file whose header _check_header has passed: [N, 28, 28] or [N]."""
     data = bytearray(path.read_bytes())

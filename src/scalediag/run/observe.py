@@ -19,7 +19,8 @@ class RunMonitor:
                  clip_eps: float, step: int):
         self.writer, self.optimizer = writer, optimizer
         self.diag = Diagnostics(model, clip_eps) if cfg.enabled else None
-        self.steps = StepMonitor(self.diag, writer, cfg.every_n_steps, step) if cfg.enabled else None
+        self.steps = StepMonitor(self.diag, writer, cfg.every_n_steps, step, tuple(cfg.early_steps)) \
+            if cfg.enabled else None
         self.probe = Probe(self.diag, scaled(split.x[: cfg.probe_size], divisor), split.y[: cfg.probe_size],
                            loss_fn) if cfg.enabled else None
 
@@ -29,6 +30,10 @@ class RunMonitor:
     def __exit__(self, *exc) -> None:
         if self.diag is not None:
             self.diag.__exit__(*exc)
+
+    def early(self) -> dict[str, dict[str, float]]:
+        """Every statistic of each early step measured so far (metrics.json's "early"), by step."""
+        return {str(step): values for step, values in sorted(self.steps.early_rows.items())} if self.steps else {}
 
     def at_init(self) -> dict[str, float] | None:
         return self.probe.measure(self.writer, step=0, at_init=True) if self.probe else None
@@ -46,5 +51,6 @@ def hparams(cfg: DictConfig) -> dict:
     model, opt = OmegaConf.to_container(cfg.model), cfg.optimizer
     return {"divisor": float(cfg.divisor), "optimizer": optimizer_name(opt),
             "optimizer.eps": float(opt.eps), "optimizer.lr": float(opt.lr), "loss": cfg.loss.name,
-            "model.init": model["init"], "model.activation": model["activation"], "model.hidden": str(model["hidden"]),
-            "seed": cfg.seed, "train.batch_size": cfg.train.batch_size}
+            "model.init": model["init"], "model.init_std": float(model["init_std"]), "model.output": model["output"],
+            "model.activation": model["activation"], "model.hidden": str(model["hidden"]),
+            "data.label_noise": float(cfg.data.label_noise), "seed": cfg.seed, "train.batch_size": cfg.train.batch_size}

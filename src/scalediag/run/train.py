@@ -20,13 +20,13 @@ from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from .. import tags
-from ..explain.rules import run_text
+from ..explain.chain import run_text
 from ..measure.monitor import Diverged, StepMonitor
 from ..measure.writer import RunWriter
 from ..record import Record
 from . import checkpoint
 from .config import resolve_device
-from .data import Data, Split, load, scaled
+from .data import Data, Split, load, scaled, with_label_noise
 from .observe import RunMonitor, hparams
 from .optim import FusedAdamStep
 from .progress import progress_bar
@@ -133,6 +133,7 @@ class Parts:
 def _build(cfg: DictConfig, device: torch.device) -> Parts:
     torch.manual_seed(cfg.seed)
     data = load(cfg.data, device)
+    data = Data(with_label_noise(data.train, cfg.data.label_noise, cfg.seed), data.test)  # the test labels stay clean
     model = build(cfg.model).to(device)
     return Parts(data, model, build(cfg.optimizer, model.parameters()), build(cfg.loss),
                  torch.Generator().manual_seed(cfg.seed), math.ceil(len(data.train.y) / cfg.train.batch_size))
@@ -149,7 +150,7 @@ def _resume(cfg: DictConfig, out_dir: Path, parts: Parts, record: Record) -> int
     """The epochs a checkpoint holds (0 without resume), restored into parts and the record."""
     kept = checkpoint.resume(cfg, out_dir, parts.model, parts.optimizer, parts.gen) if cfg.train.resume else None
     if kept:
-        record.restore(kept["init"], kept["history"])
+        record.restore(kept["init"], kept["history"], kept["early"])
     return kept["epoch"] if kept else 0
 
 
@@ -178,6 +179,7 @@ def _train(cfg: DictConfig, out_dir: Path, name: str, record: Record, thread_bud
             record.completed()
             writer.text(tags.DIAGNOSIS_RUN, run_text(record.data), cfg.train.epochs * parts.steps_per_epoch)
         finally:
+            record.add_early(monitor.early())  # also where the run diverged before its first epoch's end
             if record.history:
                 last = record.history[-1]
                 writer.hparams(hparams(cfg), {tags.LOSS_TRAIN: last["train_loss"], tags.LOSS_TEST: last["test_loss"],
@@ -193,6 +195,7 @@ def _train_measure_record(epoch: int, cfg: DictConfig, parts: Parts, out_dir: Pa
     diag = monitor.at_epoch_end(step)
     if diag is not None:
         result["diag"] = diag
+    record.add_early(monitor.early())
     writer.scalars({tags.LOSS_TRAIN: result["train_loss"], tags.LOSS_TEST: result["test_loss"],
                     tags.ACC_TEST: result["test_acc"]}, step)
     writer.flush()  # the epoch's events reach TensorBoard now
