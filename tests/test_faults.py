@@ -18,8 +18,8 @@ def test_a_diverging_run_is_recorded_while_the_other_job_completes(fake_root, tm
     sweep = tmp_path / "sweep"
     # Adam moves each weight by about lr per step: with lr 1e20 the logits overflow float32 at the second step
     # without early steps: step 1's weights (about 1e20) are finite, but the float32 norm of 100k of them is not
-    p = run_cli(["--multirun", "optimizer.lr=1e-3,1e20", "diag.every_n_steps=2", "diag.early_steps=[]", "train.epochs=3",
-                 *fake_overrides(fake_root), f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    p = run_cli(["--multirun", "optimizer.lr=1e-3,1e20", "diag.every_n_steps=2", "diag.early_steps=[]",
+                 "train.epochs=3", *fake_overrides(fake_root), f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     assert p.returncode == 0, p.stderr  # divergence is a result, not an error
     runs = _metrics(sweep)
     ok, bad = runs["optimizer.lr=0.001,train.epochs=3"], runs["optimizer.lr=1e+20,train.epochs=3"]
