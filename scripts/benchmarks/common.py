@@ -42,7 +42,8 @@ def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWr
     if every is not None:
         diag = Diagnostics(model).__enter__()
         x, y = scaled(data.train.x[:1000], 255.0), data.train.y[:1000]  # a run's probe set
-        monitor, probe = StepMonitor(diag, writer, every), Probe(diag, x, y, LOSS)
+        early = (1, 2, 4, 8, 16, 32)  # conf/diag/default.yaml: in the variant's first epoch only, as in a run
+        monitor, probe = StepMonitor(diag, writer, every, early=early), Probe(diag, x, y, LOSS)
 
     def epoch():
         train_epoch(model, optimizer, LOSS, data.train, 255.0, 32, gen, monitor).item()
