@@ -7,6 +7,7 @@
     python scripts/bench.py writer [--reps 15] # events from the training thread vs a writer thread -> bench_writer.json
     python scripts/bench.py optimizer [--reps 15]  # optimizer=keras against optimizer=torch -> bench_optimizer.json
     python scripts/bench.py startup [--reps 5]     # whole processes against import torch -> bench_startup.json
+    python scripts/bench.py doctor             # injected faults, four doctors scored        -> bench_doctor.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -29,12 +30,12 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import epoch, loop, processes, writer
+from benchmarks import doctor, epoch, loop, processes, writer
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")  # scripts/test_variants.sh
 SUITES = {"epoch": epoch.epoch_suite, "batch": loop.batch_suite, "sweep": processes.sweep_suite,
           "choices": loop.choices_suite, "writer": writer.writer_suite, "optimizer": epoch.optimizer_suite,
-          "startup": processes.startup_suite}
+          "startup": processes.startup_suite, "doctor": doctor.doctor_suite}
 
 
 def machine() -> dict:
@@ -69,7 +70,7 @@ def main() -> None:
     out = args.out or Path(f"scripts/results/bench_{args.suite}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("seconds", "cpu_seconds", "rows")}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("seconds", "cpu_seconds", "rows", "cases")}, indent=2))
     print(f"written to {out}", file=sys.stderr)
 
 

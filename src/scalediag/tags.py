@@ -16,6 +16,7 @@ LOSS_INIT = "loss/init"  # the probe set's loss before any update: against ln(10
 LOSS_PROBE = "loss/probe"  # the probe set's loss at an epoch's end
 ACC_PROBE = "acc/probe"  # the probe set's accuracy against its own (training) labels: below acc/test, noisy labels
 INPUT_RMS = "input/rms"  # the probe set's inputs as the model takes them: about 1 is what initialisations assume
+INPUT_MIN, INPUT_MAX = "input/min", "input/max"  # their range (DeepDiagnosis asks for [-1, 1])
 
 
 
@@ -76,12 +77,29 @@ def weight_gain(layer: str) -> str:  # RMS of the weights x sqrt(fan-in): 0.58-1
     return f"weights/{layer}/gain"
 
 
+def weight_var(layer: str) -> str:  # variance of the weights (DeepDiagnosis, SageMaker Debugger)
+    return f"weights/{layer}/var"
+
+
 def bias_norm(layer: str) -> str:
     return f"bias/{layer}/norm"
 
 
 def grad_norm(layer: str) -> str:
     return f"grad/{layer}/norm"
+
+
+def grad_mean_abs(layer: str) -> str:  # mean |gradient| of the weights (DeepDiagnosis, SageMaker: < 1e-7 vanished)
+    return f"grad/{layer}/mean_abs"
+
+
+def grad_zero_fraction(layer: str) -> str:  # share of exactly-zero weight-gradient entries (AUTOTRAINER's dying ReLU)
+    return f"grad/{layer}/zero_fraction"
+
+
+def unit_stat(layer: str, stat: str) -> str:
+    """A probe-set statistic of a hidden layer's units that a published rule set reads (stats.rule_unit_stats)."""
+    return f"act/{layer}/{stat}"
 
 
 def output_rms(layer: str) -> str:  # RMS of the loss gradient flowing into the layer's output

@@ -23,7 +23,7 @@ from .. import tags
 from .adam import adam_stats
 from .layers import Layers
 from .norms import step_norms
-from .stats import KERAS_EPSILON, logit_stats, preact_stats, prob_fractions, saturation
+from .stats import KERAS_EPSILON, logit_stats, preact_stats, prob_fractions, rule_unit_stats, saturation
 
 
 @dataclass
@@ -174,15 +174,18 @@ class Diagnostics:
         self.model.train(was_training)
         stats = self.statistics(capture)
         stats[tags.INPUT_RMS] = x.float().square().mean().sqrt()
+        stats[tags.INPUT_MIN], stats[tags.INPUT_MAX] = x.amin().float(), x.amax().float()
         stats[tags.ACC_PROBE] = torch.mean(capture.tensors["logits"].argmax(dim=-1) == target, dtype=torch.float32)
         hists = {tags.LOGITS: capture.tensors["logits"]}
-        for layer in self.acts:  # over the probe set: the usual "dead"
+        for layer, (_, kind) in self.acts.items():  # over the probe set: the usual "dead"
             stats[tags.dead(layer)] = stats.pop(tags.dead_batch(layer))
             stats[tags.saturated(layer)] = stats.pop(tags.saturated_batch(layer))
-            hists[tags.preact(layer)] = capture.tensors[f"preact/{layer}"]
+            z = hists[tags.preact(layer)] = capture.tensors[f"preact/{layer}"]
+            stats.update({tags.unit_stat(layer, k): v for k, v in rule_unit_stats(z, kind).items()})
         for name, m in self.linears.items():
             w = m.weight.detach()
             stats[tags.weight_gain(name)] = w.square().mean().sqrt() * math.sqrt(w[0].numel())  # x sqrt(fan-in)
+            stats[tags.weight_var(name)] = w.var()
             hists[tags.weights(name)] = w
             if m.bias is not None:
                 hists[tags.bias(name)] = m.bias.detach()

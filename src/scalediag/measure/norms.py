@@ -1,5 +1,6 @@
-"""The 2-norms one measured step needs, from one _foreach_norm call: each Linear's weight, bias and weight gradient,
-the RMS of the loss gradient at its output, and how far the step moved its weights."""
+"""The norms one measured step needs, from one _foreach_norm call each for the 2- and 1-norms: each Linear's weight,
+bias and weight gradient, the RMS of the loss gradient at its output, how far the step moved its weights; and the
+gradient's mean |g| and share of exact zeros, which published rule sets read."""
 
 from __future__ import annotations
 
@@ -32,4 +33,11 @@ def step_norms(linears: dict[str, nn.Linear], retained: dict[str, torch.Tensor],
         torch._foreach_div_(norms[len(plain) : len(plain) + len(out_grads)],
                             [math.sqrt(g.numel()) for g in out_grads.values()])
     names = [*plain, *(tags.output_rms(n) for n in out_grads), *(f"moved/{n}" for n in before)]
+    grads = {name: m.weight.grad for name, m in linears.items() if m.weight.grad is not None}
+    if grads:
+        l1 = torch._foreach_norm(list(grads.values()), ord=1)
+        torch._foreach_div_(l1, [float(g.numel()) for g in grads.values()])
+        zeros = [torch.mean(g == 0, dtype=torch.float32) for g in grads.values()]
+        names += [*(tags.grad_mean_abs(n) for n in grads), *(tags.grad_zero_fraction(n) for n in grads)]
+        norms = [*norms, *l1, *zeros]
     return names, list(norms)

@@ -95,3 +95,21 @@ def eps_dominance(sqrt_v: torch.Tensor, eps: float) -> dict[str, torch.Tensor]:
     step is lr * m / eps, proportional to the gradient); sqrt_v_median: the gradient scale Adam divides by."""
     flat = sqrt_v.flatten()
     return {"eps_fraction": fraction(flat < eps), "sqrt_v_median": flat.median()}
+
+
+# the bounds SageMaker Debugger's SaturatedActivation rule uses by default (its documentation)
+SMD_SATURATED = {"tanh": lambda z: z.abs() > 9.4999, "sigmoid": lambda z: (z < -23) | (z > 16.99999)}
+
+
+def rule_unit_stats(z: torch.Tensor, activation: str) -> dict[str, torch.Tensor]:
+    """What published rule sets read of a hidden layer's pre-activations z [B, H], over the probe set:
+    rarely_active: share of units that pass gradient (not saturated, SATURATES) for under 1% of the samples
+    (SageMaker Debugger's DeadRelu for ReLU); beyond_5: share of pre-activations with |z| > 5 (DeepDiagnosis's
+    saturation); smd_saturated: share of units beyond SageMaker's SaturatedActivation bounds for over 99% of the
+    samples (tanh and sigmoid)."""
+    active = ~SATURATES[activation](z)
+    found = {"rarely_active": fraction(torch.mean(active, dim=-2, dtype=torch.float32) < 0.01),
+             "beyond_5": fraction((z.abs() > 5).flatten(-2))}
+    if activation in SMD_SATURATED:
+        found["smd_saturated"] = fraction(torch.mean(SMD_SATURATED[activation](z), dim=-2, dtype=torch.float32) > 0.99)
+    return found
