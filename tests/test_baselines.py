@@ -148,14 +148,20 @@ def test_the_unit_statistics_the_rule_sets_read():
     assert tanh["smd_saturated"].item() == 1.0 and "smd_saturated" not in found
 
 
-def test_gradient_zero_share_and_mean_abs_of_a_step():
+def test_gradient_zero_share_and_mean_abs_on_the_probe_set_leave_grad_alone():
     from scalediag.measure.hooks import Diagnostics
 
-    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    model[0].weight.grad = torch.full((2, 3), 7.0)  # what the training loop left
+    x = torch.tensor([[1.0, 0.0, 2.0]])
+
+    def loss_fn(out, target, reduction):  # d/dW of sum(W x) is x for each row: [[1, 0, 2], [1, 0, 2]]
+        return out.sum()
+
     with Diagnostics(model) as diag:
-        diag.arm()
-        model.zero_grad()
-        model[0].weight.grad = torch.tensor([[0.0, 2.0, -4.0], [0.0, 0.0, 6.0]])
-        stats = diag.statistics(diag.collect())
-    assert stats["grad/0/zero_fraction"].item() == pytest.approx(3 / 6)
-    assert stats["grad/0/mean_abs"].item() == pytest.approx(12 / 6)
+        stats = diag.gradients(x, None, loss_fn)
+    assert stats["grad/0/zero_fraction"].item() == pytest.approx(2 / 6)
+    assert stats["grad/0/mean_abs"].item() == pytest.approx(6 / 6)
+    assert torch.equal(model[0].weight.grad, torch.full((2, 3), 7.0)) and model.training

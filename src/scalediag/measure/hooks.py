@@ -22,7 +22,7 @@ from torch import nn
 from .. import tags
 from .adam import adam_stats
 from .layers import Layers
-from .norms import step_norms
+from .norms import gradient_shares, step_norms
 from .stats import KERAS_EPSILON, logit_stats, preact_stats, prob_fractions, rule_unit_stats, saturation
 
 
@@ -157,6 +157,17 @@ class Diagnostics:
                 fractions = prob_fractions(t["logits"], t["target"], self.clip_eps)
                 stats.update({tags.probs(k): v for k, v in fractions.items()})
         return stats
+
+    def gradients(self, x: torch.Tensor, target: torch.Tensor, loss_fn) -> dict[str, torch.Tensor]:
+        """Each layer's gradient statistics on a fixed batch (norms.gradient_shares), without an optimizer step and
+        without touching .grad; loss_fn(logits, target, reduction="mean")."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.enable_grad():
+                return gradient_shares(self.linears, loss_fn(self.model(x), target, reduction="mean"))
+        finally:
+            self.model.train(was_training)
 
     def adam(self, optimizer) -> dict[str, torch.Tensor]:
         """Per Linear layer, Adam's eps_fraction and sqrt_v_median (adam.py); epoch ends only."""

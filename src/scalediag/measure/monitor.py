@@ -134,6 +134,7 @@ class Probe:
     def measure(self, writer: RunWriter, step: int, at_init: bool = False) -> dict[str, float]:
         stats, hists = self.diag.probe(self.x, self.y)
         stats[tags.LOSS_PROBE] = self.loss_fn(hists[tags.LOGITS], self.y, reduction="mean")
+        stats.update(self.diag.gradients(self.x, self.y, self.loss_fn))
         writer.histograms(hists, step)
         if at_init:  # before any update: the scale the network starts from, to hold against ln(10) = 2.303
             stats[tags.LOSS_INIT] = stats.pop(tags.LOSS_PROBE)
