@@ -103,6 +103,7 @@ def test_eps_dominates_and_the_small_steps_it_causes():
     run["config"]["optimizer"]["eps"] = 1.0
     last(run).update({"adam/fc1/eps_fraction": 1.0, "adam/fc1/sqrt_v_median": 0.0037, "update/fc1/ratio": 3.2e-5,
                       "update/fc2/ratio": 6.1e-5})
+    run["final"]["train_loss"] = 0.99
     d = chain.explain(run)
     assert d.cause == "eps_dominates" and [x.id for x in d.causes] == ["eps_dominates", "lr_too_low"]
     assert "as a result: learning rate too small" in chain.run_text(run)
@@ -130,11 +131,14 @@ def test_lr_too_high_ignores_the_ratio_of_weights_that_are_all_zero():
     assert c.lr_too_high(run) is None
 
 
-def test_lr_too_low_needs_a_gradient():
+def test_lr_too_low_needs_a_gradient_and_a_loss_still_high():
     run = healthy()
     last(run).update({"update/fc1/ratio": 5.2e-5, "update/fc2/ratio": 2.8e-5})
+    assert c.lr_too_low(run) is None  # final training loss 0.29: converged, small steps are fine
+    run["final"]["train_loss"] = 0.858
     d = chain.explain(run)
     assert d.cause == "lr_too_low" and "fc1 5.2e-05, fc2 2.8e-05" in d.causes[0].evidence
+    assert "the training loss is still 0.858 (above 0.46" in d.causes[0].evidence
     last(run).update({"update/fc1/ratio": 0.0, "update/fc2/ratio": 0.0})  # no step at all: no gradient
     assert c.lr_too_low(run) is None
     assert "did not move in the last epoch (||dw||/||w|| = 0): no gradient reaches them" in chain.run_text(run)

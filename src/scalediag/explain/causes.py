@@ -26,7 +26,10 @@ EARLY_RATIO_MAX = 0.1  # an early step's ||dw||/||w||: 10x the healthy range's t
 RATIO_MIN = 1e-4  # every layer's per-step ||dw||/||w|| below this in the last epoch: the steps are too small
 FAILING_LOSS = 0.4  # final training loss above this x ln(classes): the run has not learned
 FAILING_ACC = 0.5  # final test accuracy below this
-VANISHED_FLOW = 0.01  # first/last output-gradient RMS below this: vanished whether or not the loss shows it yet
+LEARNED_LOSS = 0.2  # final training loss below this x ln(classes): small steps may just mean it has converged
+# first/last output-gradient RMS below this: vanished whether or not the loss shows it yet (an 8-layer sigmoid MLP:
+# 3e-6, 6 layers: 6e-5; healthy: 2 ReLU layers 0.2, a small CNN 0.008, whose conv outputs spread the gradient)
+VANISHED_FLOW = 1e-3
 FLOW_LOW = 0.05  # ... below this in a run that fails
 
 def _classes(run: dict) -> int:
@@ -135,7 +138,7 @@ def lr_too_high(run: dict) -> str | None:
     start = init.get(tags.LOSS_INIT)
     history = run.get("history") or []
     losses = [(f"step {s}", _number(r[tags.LOSS_TRAIN_STEP])) for s, r in rows.items() if tags.LOSS_TRAIN_STEP in r]
-    losses += [("epoch 1", _number(history[0]["train_loss"]))] if history else []
+    losses += [("epoch 1", history[0]["train_loss"])] if history and history[0].get("train_loss") is not None else []
     rose = [(where, v) for where, v in losses if start is not None and not v <= max(2 * start, start + 1)]
     big = [(s, layer, v) for s, layer, v in _early_ratios(run) if not v <= EARLY_RATIO_MAX]
     harm = failing(run)
@@ -160,9 +163,16 @@ def lr_too_low(run: dict) -> str | None:
     grads = [last.get(tags.grad_norm(layer)) for layer in ratios]
     if any(g is not None and g <= 0 for g in grads):
         return None
+    final = (run.get("final") or {}).get("train_loss")
+    if final is None:  # a watched run without train_loss: the probe set's
+        final = last.get(tags.LOSS_PROBE)
+    learned = LEARNED_LOSS * math.log(_classes(run))
+    if final is not None and final <= learned:
+        return None
     shown = ", ".join(f"{layer} {v:.2g}" for layer, v in ratios.items())
     return (f"every layer moves by less than {RATIO_MIN:g} of its weights per step in the last epoch (||dw||/||w||: "
-            f"{shown}; about 1e-3 is typical) while its gradient is present")
+            f"{shown}; about 1e-3 is typical) while its gradient is present, and the training loss is still "
+            + (f"{final:.3g} (above {learned:.2f}, {LEARNED_LOSS} x ln C)" if final is not None else "unknown"))
 
 
 def _symptom(rule: str):

@@ -61,6 +61,8 @@ def differences(run: dict, other: dict) -> list[str]:
 
 def mechanism(run: dict, other: dict) -> list[str]:
     """Why smaller inputs learn slower, where that is the difference: by Adam's normalised steps, or by eps."""
+    if not run["config"].get("divisor") or not other["config"].get("divisor"):  # a watched run: no divisor
+        return []
     ratio = run["config"]["divisor"] / other["config"]["divisor"]
     if ratio <= 1:
         return []
@@ -78,7 +80,7 @@ def divisor_order(runs: list[dict], contexts: list[str]) -> list[str]:
     loss (mean over seeds), and where that order changes with eps; nothing unless both vary."""
     table: dict[str, dict[float, dict[float, list[float]]]] = {}
     for run, context in zip(runs, contexts):
-        if run.get("status") == "completed":
+        if run.get("status") == "completed" and run["config"].get("divisor") is not None:
             cfg = run["config"]
             by_divisor = table.setdefault(context, {}).setdefault(cfg["optimizer"]["eps"], {})
             by_divisor.setdefault(cfg["divisor"], []).append(run["final"]["train_loss"])

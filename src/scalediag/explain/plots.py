@@ -90,7 +90,8 @@ def _finals(runs: list[dict], keys: list, key: str) -> dict:
     """{group key: {(divisor, eps): [final value of each seed]}} over the completed runs."""
     out: dict = {}
     for run, k in zip(runs, keys):
-        if run.get("status") == "completed" and (run.get("final") or {}).get(key) is not None:
+        if run.get("status") == "completed" and (run.get("final") or {}).get(key) is not None and \
+                run["config"].get("divisor") is not None:
             cell = (run["config"]["divisor"], run["config"]["optimizer"]["eps"])
             out.setdefault(k, {}).setdefault(cell, []).append(run["final"][key])
     return out
@@ -100,7 +101,7 @@ def write_sweep_plots(runs: list[dict], lines: list[str], contexts: list[str], o
     """divisor.png where the divisor varies: final losses against it, one line per other configuration (lines),
     mean and standard deviation over seeds; divisor_eps.png where eps varies too: the final training loss over
     divisor x eps, one heatmap per context (the configuration but divisor, eps and seed)."""
-    done = [r for r in runs if r.get("status") == "completed"]
+    done = [r for r in runs if r.get("status") == "completed" and r["config"].get("divisor") is not None]
     divisors = {r["config"]["divisor"] for r in done}
     written = []
     if len(divisors) > 1:

@@ -105,8 +105,8 @@ def row(run: dict, diagnosis: Diagnosis, layers: tuple[list[str], list[str]]) ->
     return {
         "run": run["dir"], "status": run["status"], "seed": cfg["seed"], "divisor": cfg["divisor"],
         "loss": cfg["loss"]["name"], "activation": cfg["model"].get("activation", "relu"),
-        "init": cfg["model"]["init"], "optimizer": optimizer_name(cfg["optimizer"]),
-        "eps": cfg["optimizer"]["eps"],
+        "init": cfg["model"].get("init"), "optimizer": optimizer_name(cfg["optimizer"]),
+        "eps": cfg["optimizer"].get("eps"),
         "epochs": len(history), "train_loss": final.get("train_loss"), "test_loss": final.get("test_loss"),
         "test_acc": final.get("test_acc"), "never_predicted": final.get("never_predicted"),
         "init_loss": init.get(tags.LOSS_INIT), "clipped_fraction": last.get(tags.CLIPPED),

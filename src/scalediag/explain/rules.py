@@ -75,9 +75,11 @@ def preact_scale(run: dict) -> list[Finding]:
     std = init.get(tags.preact_std(layer)) if layer else None
     if std is None or std <= PREACT_STD_MAX:
         return []
+    divisor = run["config"].get("divisor")
     return [Finding("preact_scale", f"hidden pre-activations at init have std {std:.3g} (threshold "
                     f"{PREACT_STD_MAX:g}, about 1 is the design point): the inputs are not scaled for this "
-                    f"initialization (divisor {run['config']['divisor']:g})", std, PREACT_STD_MAX)]
+                    f"initialization" + (f" (divisor {divisor:g})" if divisor is not None else ""),
+                    std, PREACT_STD_MAX)]
 
 
 def _crossed(run: dict, tag: str, threshold: float) -> tuple[int, float, float] | None:

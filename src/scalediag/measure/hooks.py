@@ -115,7 +115,10 @@ class Diagnostics:
 
     def _act_hook(self, layer: str):
         def hook(module, inputs, output):
-            self.seen[f"preact/{layer}"] = inputs[0].detach()
+            z = inputs[0].detach()
+            if z.dim() > 2:  # [B, C, H, W]: a channel is a unit, each (image, position) a sample -> [B*H*W, C]
+                z = z.movedim(1, -1).reshape(-1, z.shape[1])
+            self.seen[f"preact/{layer}"] = z
             self._retain(layer, inputs[0])
 
         return hook

@@ -81,16 +81,17 @@ class StepMonitor:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
-    def start_step(self, target: torch.Tensor) -> bool:
+    def start_step(self, target: torch.Tensor | None = None) -> bool:
         self.step += 1
         if self.step % self.every and self.step not in self.early:
             return False
         self.diag.arm(target)
         return True
 
-    def end_step(self, loss: torch.Tensor) -> None:
+    def end_step(self, loss: torch.Tensor | None = None) -> None:
         capture = self.diag.collect()
-        capture.tensors["loss"] = loss.detach()
+        if loss is not None:
+            capture.tensors["loss"] = loss.detach()
         if not self.pending.add(self.step, capture):
             self.drain()
             self.pending.add(self.step, capture)
@@ -104,7 +105,8 @@ class StepMonitor:
         steps, capture = self.pending.take()
         if not steps:
             return
-        stats = {tags.LOSS_TRAIN_STEP: capture.tensors["loss"], **self.diag.statistics(capture)}
+        loss = {tags.LOSS_TRAIN_STEP: capture.tensors["loss"]} if "loss" in capture.tensors else {}
+        stats = {**loss, **self.diag.statistics(capture)}  # the loss first: the divergence it shows is named first
         for step, values in zip(steps, to_rows(stats)):
             self.writer.scalars(values, step)
             if step in self.early:

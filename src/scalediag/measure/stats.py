@@ -28,11 +28,21 @@ def _gelu_slope(z: torch.Tensor) -> torch.Tensor:
 
 _GELU_MAX = float(_gelu_slope(torch.linspace(0, 4, 4001)).max())  # 1.129, at z = 1.41
 
+
+def _silu_slope(z: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(z)
+    return s * (1 + z * (1 - s))
+
+
+_SILU_MAX = float(_silu_slope(torch.linspace(0, 6, 6001)).max())  # 1.100, at z = 2.40
+
 # activation -> where its derivative at the pre-activation z is below SATURATION x its maximum
 SATURATES = {
     "relu": lambda z: z <= 0,  # derivative 0 (torch's relu'(0) is 0)
     "leaky_relu": lambda z: torch.zeros_like(z, dtype=torch.bool),  # slope 0.01 = 1% of 1: never below
     "gelu": lambda z: _gelu_slope(z).abs() < SATURATION * _GELU_MAX,  # far left, and where the slope crosses 0
+    "silu": lambda z: _silu_slope(z).abs() < SATURATION * _SILU_MAX,  # likewise
+    "elu": lambda z: z < math.log(SATURATION),  # elu'(z) = exp(z) for z < 0: below 1% left of -4.6
     "tanh": lambda z: z.abs() > _EDGE,
     "sigmoid": lambda z: z.abs() > 2 * _EDGE,  # sigmoid' = (1 - tanh(z/2)^2) / 4, its maximum 1/4
 }
