@@ -28,12 +28,17 @@ FAILING_LOSS = 0.4  # final training loss above this x ln(classes): the run has 
 FAILING_ACC = 0.5  # final test accuracy below this
 LEARNED_LOSS = 0.2  # final training loss below this x ln(classes): small steps may just mean it has converged
 # first/last output-gradient RMS below this: vanished whether or not the loss shows it yet (an 8-layer sigmoid MLP:
-# 3e-6, 6 layers: 6e-5; healthy: 2 ReLU layers 0.2, a small CNN 0.008, whose conv outputs spread the gradient)
-VANISHED_FLOW = 1e-3
+# 3e-6, 6 layers: 6e-5; healthy: 2 ReLU layers 0.2, small CNNs 0.002-0.008: a conv output spreads the gradient over
+# its positions, so each element gets less)
+VANISHED_FLOW = 1e-4
 FLOW_LOW = 0.05  # ... below this in a run that fails
 
 def _classes(run: dict) -> int:
     return run.get("classes") or CLASSES
+
+
+def _activation(run: dict) -> str | None:
+    return ((run.get("config") or {}).get("model") or {}).get("activation")
 
 
 def _hidden(run: dict) -> list[str]:
@@ -55,9 +60,11 @@ def failing(run: dict) -> str | None:
     if final.get("test_acc") is not None and final["test_acc"] < FAILING_ACC:
         return f"its test accuracy {final['test_acc']:.3f} is below {FAILING_ACC}"
     last = last_diag(run)
-    worst = max((last.get(t(layer)) or 0.0 for layer in _hidden(run) for t in (tags.dead, tags.saturated)), default=0)
+    # saturated (sample, unit) pairs count for tanh and sigmoid only: for ReLU they are its sparsity, 50-75% healthy
+    kinds = (tags.dead, tags.saturated) if _activation(run) in ("tanh", "sigmoid") else (tags.dead,)
+    worst = max((last.get(t(layer)) or 0.0 for layer in _hidden(run) for t in kinds), default=0)
     if worst > 0.5:
-        return f"{worst:.0%} of a hidden layer's units are dead or saturated"
+        return f"{worst:.0%} of a hidden layer's units are dead" + (" or saturated" if len(kinds) > 1 else "")
     return None
 
 

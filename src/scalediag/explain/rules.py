@@ -221,7 +221,7 @@ def healthy_summary(run: dict) -> str:
     parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln 10 = 2.30)" if tags.LOSS_INIT in init else None,
              f"pre-activation std at init {init[std]:.2f}" if std in init else None,
              f"dead {what} {last[dead]:.0%}" if dead in last else None,
-             f"update ratio {first} {last[tags.update_ratio(first)]:.1e}"
+             f"update ratio {last[tags.update_ratio(first)]:.1e} (layer {first})"
              if first and tags.update_ratio(first) in last else None]
     return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"
 

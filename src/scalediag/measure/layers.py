@@ -41,7 +41,7 @@ class Layers:
     def of(cls, model: nn.Module) -> "Layers":
         linears = {name: m for name, m in model.named_modules() if isinstance(m, WEIGHTED)}
         acts = activations(model)
-        children = list(model.children())
+        leaves = [m for m in model.modules() if not next(m.children(), None)]  # in model order, containers skipped
         last = next(reversed(linears), None)
-        output = last if children and children[-1] is linears.get(last) else None
+        output = last if leaves and leaves[-1] is linears.get(last) else None
         return cls(linears, acts, output, [n for n in linears if n not in acts and n != output])

@@ -78,7 +78,7 @@ class Watch:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.writer = RunWriter(self.dir).__enter__()
         self.diag = Diagnostics(self.model, self.clip_eps)
-        unseen = [n for n in self.diag.layers.others]
+        unseen = [n for n in self.diag.layers.others if n != next(reversed(self.diag.linears))]  # not the last
         if unseen:
             warnings.warn(f"scalediag.watch: no activation module follows {', '.join(unseen)} (an activation applied "
                           f"as a function inside forward has no module to hook): their dead and saturated fractions "
