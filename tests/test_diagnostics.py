@@ -188,6 +188,8 @@ def test_saturated_and_dead_fractions_on_known_pre_activations():
         "tanh": (6 / 12, 2 / 4),  # |z| > 2.993: units 2 and 3, for every sample
         "sigmoid": (3 / 12, 1 / 4),  # |z| > 5.986: unit 3, for every sample
         "leaky_relu": (0.0, 0.0),  # its slope never falls below 1% of its maximum
+        "elu": (2 / 12, 0.0),  # exp(z) < 1%: z < -4.605, at -7 and -6.1
+        "silu": (1 / 12, 0.0),  # |silu'| < 1% of its 1.100: at -7 (-0.0055), not at -6.1 (-0.0114) nor -4 (-0.053)
     }
     for activation, (pairs, units) in expected.items():
         assert saturated_fraction(z, activation).item() == pytest.approx(pairs), activation
