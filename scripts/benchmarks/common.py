@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from threadpoolctl import threadpool_limits
 
 from scalediag.measure.hooks import Diagnostics
-from scalediag.measure.monitor import Probe, StepMonitor
+from scalediag.measure.monitor import EARLY_STEPS, Probe, StepMonitor
 from scalediag.measure.writer import RunWriter
 from scalediag.run.data import load, scaled
 from scalediag.run.losses import CrossEntropy, cross_entropy
@@ -42,8 +42,8 @@ def scalediag_variant(data, every: int | None, log_dir: Path, writer_class=RunWr
     if every is not None:
         diag = Diagnostics(model).__enter__()
         x, y = scaled(data.train.x[:1000], 255.0), data.train.y[:1000]  # a run's probe set
-        early = (1, 2, 4, 8, 16, 32)  # conf/diag/default.yaml: in the variant's first epoch only, as in a run
-        monitor, probe = StepMonitor(diag, writer, every, early=early), Probe(diag, x, y, LOSS)
+        # the early steps fall in the variant's first epoch only, as in a run
+        monitor, probe = StepMonitor(diag, writer, every, early=EARLY_STEPS), Probe(diag, x, y, LOSS)
 
     def epoch():
         train_epoch(model, optimizer, LOSS, data.train, 255.0, 32, gen, monitor).item()

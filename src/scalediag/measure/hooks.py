@@ -25,6 +25,14 @@ from .layers import Layers
 from .norms import gradient_shares, step_norms
 from .stats import KERAS_EPSILON, logit_stats, preact_stats, prob_fractions, rule_unit_stats, saturation
 
+# a conv layer's (image, position) samples kept, evenly strided: all of a batch of 64 28x28 images, one in 12 of a
+# 1000-image probe set, whose statistics over all 784k samples would cost ~5% of a small CNN's epoch here
+CONV_SAMPLES = 1 << 16
+# the probe set goes through the model in chunks: 1000 images of a small CNN at once are 50 MB of activations, which
+# no cache holds (3x slower per image here than in chunks of 128)
+PROBE_CHUNK = 128
+HIST_VALUES = 1 << 18  # a histogram needs no more: a conv layer's probe pre-activations can be 12M values
+
 
 @dataclass
 class Capture:
@@ -117,8 +125,7 @@ class Diagnostics:
         def hook(module, inputs, output):
             z = inputs[0].detach()
             if z.dim() > 2:  # [B, C, H, W]: a channel is a unit, each (image, position) a sample -> [B*H*W, C]
-                stride = -(-z.shape[0] * z[0, 0].numel() // CONV_SAMPLES)
-                z = z.movedim(1, -1).reshape(-1, z.shape[1])[::stride]
+                z = _every_nth(z.movedim(1, -1).reshape(-1, z.shape[1]), CONV_SAMPLES)
             self.seen[f"preact/{layer}"] = z
             self._retain(layer, inputs[0])
 
@@ -189,9 +196,11 @@ class Diagnostics:
             self.model(x[i : i + PROBE_CHUNK])
             parts.append(self.collect())
         self.model.train(was_training)
+        # the chunks' captures together; a conv layer's samples thinned again to about CONV_SAMPLES
         capture = Capture(parts[0].norm_tags, {k: parts[0].tensors[k] if k == "norms" else
-                                               _rows(torch.cat([p.tensors[k] for p in parts]), k)
-                                               for k in parts[0].tensors})
+                                               torch.cat([p.tensors[k] for p in parts]) for k in parts[0].tensors})
+        capture.tensors.update({k: _every_nth(v, CONV_SAMPLES) for k, v in capture.tensors.items()
+                                if k.startswith("preact/")})
         stats = self.statistics(capture)
         stats[tags.INPUT_RMS] = x.float().square().mean().sqrt()
         stats[tags.INPUT_MIN], stats[tags.INPUT_MAX] = x.amin().float(), x.amax().float()
@@ -201,7 +210,7 @@ class Diagnostics:
             stats[tags.dead(layer)] = stats.pop(tags.dead_batch(layer))
             stats[tags.saturated(layer)] = stats.pop(tags.saturated_batch(layer))
             z = capture.tensors[f"preact/{layer}"]
-            hists[tags.preact(layer)] = _sample(z)
+            hists[tags.preact(layer)] = _every_nth(z.flatten(), HIST_VALUES)
             stats.update({tags.unit_stat(layer, k): v for k, v in rule_unit_stats(z, kind).items()})
         for name, m in self.linears.items():
             w = m.weight.detach()
@@ -213,23 +222,7 @@ class Diagnostics:
         return stats, hists
 
 
-CONV_SAMPLES = 1 << 16
-# the probe set goes through the model in chunks: 1000 images of a small CNN at once are 50 MB of activations, which
-# no cache holds (3x slower per image here than in chunks of 128)
-PROBE_CHUNK = 128
-HIST_VALUES = 1 << 18  # a histogram needs no more: a conv layer's probe pre-activations can be 12M values
-# a conv layer's (image, position) samples kept, evenly strided: all of a batch of 64 28x28 images, one in 12 of a
-# 1000-image probe set, whose statistics over all 784k samples would cost ~5% of a small CNN's epoch here
-
-
-def _sample(t: torch.Tensor) -> torch.Tensor:
-    """At most about HIST_VALUES of t's values, evenly strided (all of them for the MLP's 128k)."""
-    stride = -(-t.numel() // HIST_VALUES)
-    return t.flatten()[::stride] if stride > 1 else t
-
-
-def _rows(t: torch.Tensor, key: str) -> torch.Tensor:
-    """A conv layer's probe samples, the chunks' together, thinned again to about CONV_SAMPLES rows."""
-    if not key.startswith("preact/") or t.shape[0] <= CONV_SAMPLES:
-        return t
-    return t[:: -(-t.shape[0] // CONV_SAMPLES)]
+def _every_nth(t: torch.Tensor, limit: int) -> torch.Tensor:
+    """About limit of t's rows, evenly strided; t itself when it has no more."""
+    stride = -(-t.shape[0] // limit)
+    return t[::stride] if stride > 1 else t

@@ -17,6 +17,7 @@ from .. import tags
 from .hooks import Capture, Diagnostics
 from .writer import FLUSH_SECONDS, RunWriter, to_floats, to_rows
 
+EARLY_STEPS = (1, 2, 4, 8, 16, 32)  # as conf/diag/default.yaml's early_steps: scalediag.watch's and the benches'
 GRADIENT_BATCH = 256  # the probe images whose gradient is measured at each epoch's end
 PENDING_BYTES = 16 << 20  # at most this much device memory holds captured steps (64 slots at batch 32 take 1.1 MB)
 
@@ -75,7 +76,7 @@ class StepMonitor:
     def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0, early: tuple[int, ...] = ()):
         self.diag, self.writer, self.every = diag, writer, every
         self.early = frozenset(early)
-        self.early_rows: dict[int, dict[str, float]] = {}
+        self.early_rows: dict[str, dict[str, float]] = {}  # by step as metrics.json keys it, in step order
         self.step = step
         self.pending = Pending()
         self.drained = time.monotonic()
@@ -111,7 +112,7 @@ class StepMonitor:
         for step, values in zip(steps, to_rows(stats)):
             self.writer.scalars(values, step)
             if step in self.early:
-                self.early_rows[step] = values
+                self.early_rows[str(step)] = values
             regular = step % self.every == 0  # an early step off the cadence would bias its epoch's means
             for tag, v in values.items():
                 if tag.startswith(tags.DIVERGENCE_PREFIXES) and not math.isfinite(v):

@@ -29,11 +29,10 @@ from torch import nn
 from .. import tags
 from ..record import Record
 from .hooks import Diagnostics
-from .monitor import Probe, StepMonitor
+from .monitor import EARLY_STEPS, Probe, StepMonitor
 from .stats import KERAS_EPSILON
 from .writer import RunWriter
 
-EARLY_STEPS = (1, 2, 4, 8, 16, 32)
 
 
 def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -125,7 +124,7 @@ class Watch:
                   "test_acc": _float(test_acc), "never_predicted": None, "seconds": now - self.started, "diag": diag}
         self.started = now
         self.record.end_epoch(result)
-        self.record.add_early({str(s): v for s, v in sorted(self.steps.early_rows.items())})
+        self.record.add_early(self.steps.early_rows)
         self.record.write()
         return result
 
@@ -134,7 +133,7 @@ class Watch:
             h.remove()
         self.handles = []
         self.diag.__exit__(kind, error, traceback)
-        self.record.add_early({str(s): v for s, v in sorted(self.steps.early_rows.items())})
+        self.record.add_early(self.steps.early_rows)
         if kind is None:
             self.record.completed()
         elif issubclass(kind, KeyboardInterrupt):

@@ -33,7 +33,7 @@ class RunMonitor:
 
     def early(self) -> dict[str, dict[str, float]]:
         """Every statistic of each early step measured so far (metrics.json's "early"), by step."""
-        return {str(step): values for step, values in sorted(self.steps.early_rows.items())} if self.steps else {}
+        return self.steps.early_rows if self.steps else {}
 
     def at_init(self) -> dict[str, float] | None:
         return self.probe.measure(self.writer, step=0, at_init=True) if self.probe else None
