@@ -2,7 +2,8 @@
 
 These strings are the schema shared by the diagnostics (which produce them), TensorBoard, each epoch's `diag` in
 metrics.json, the diagnosis rules, the report's columns and plots, and the tests. Per-layer names take the name of
-the model's Linear module (fc1, fc2, ...); `layers()` reads them back from a record.
+the model's module (fc1, fc2, features.0, encoder.layers.0.self_attn, ...); `layers()` reads them back from a
+record.
 """
 
 from __future__ import annotations
@@ -142,12 +143,11 @@ _HIDDEN = re.compile(r"^act/([^/]+)/[^/]+$")
 
 
 def layers(tags) -> list[str]:
-    """The layers named in per-layer scalar tags, in model order (fc1 < fc2 < fc10)."""
-    found = {m.group(1) for t in tags if (m := _PER_LAYER.match(t))}
-    return sorted(found, key=lambda name: (len(name), name))
+    """The layers named in per-layer scalar tags, in the order the tags first name them: the model's, as every
+    producer (the diagnostics, metrics.json's dicts) lists them."""
+    return list(dict.fromkeys(m.group(1) for t in tags if (m := _PER_LAYER.match(t))))
 
 
 def hidden_layers(tags) -> list[str]:
     """The layers with pre-activation statistics among tags (those followed by an activation), in model order."""
-    found = {m.group(1) for t in tags if (m := _HIDDEN.match(t))}
-    return sorted(found, key=lambda name: (len(name), name))
+    return list(dict.fromkeys(m.group(1) for t in tags if (m := _HIDDEN.match(t))))

@@ -99,8 +99,19 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
 
 
 def lines(run: dict, diagnosis: Diagnosis) -> list[str]:
-    """text_lines, or the healthy run's key numbers where nothing was found."""
-    return text_lines(run, diagnosis) or [healthy_summary(run)]
+    """text_lines, or the healthy run's key numbers where nothing was found; then what the record says of its own
+    measurement (frozen layers, a watch that turned itself off)."""
+    return (text_lines(run, diagnosis) or [healthy_summary(run)]) + notes(run)
+
+
+def notes(run: dict) -> list[str]:
+    frozen = ((run.get("config") or {}).get("model") or {}).get("frozen") or []
+    found = [f"frozen: {', '.join(frozen)} (requires_grad=False: not trained, on purpose; not a fault)"] if frozen else []
+    off = run.get("watch_error")
+    if off:
+        found.append(f"scalediag.watch stopped measuring at step {off.get('step')} ({off.get('error')}): the epochs "
+                     f"after it carry the numbers the loop gave, no measurements")
+    return found
 
 
 def run_text(run: dict) -> str:

@@ -11,15 +11,17 @@ DIFFERS = 1.2  # a quantity that differs by this factor between two runs is name
 
 
 def best_runs(runs: list[dict]) -> dict[int, dict]:
-    """For each run (by id), the comparable run with the lowest final training loss: same loss and seed."""
+    """For each run (by id), the comparable run with the lowest final training loss: same loss and seed. Only the
+    runs of scalediag's own model compare (they have a divisor); watched runs are programs of their own."""
     best: dict[tuple, dict] = {}
+    runs = [r for r in runs if r["config"].get("divisor") is not None]
     for run in runs:
         if run.get("status") != "completed":
             continue
         key = (run["config"]["loss"]["name"], run["config"]["seed"])
         if key not in best or run["final"]["train_loss"] < best[key]["final"]["train_loss"]:
             best[key] = run
-    return {id(r): best.get((r["config"]["loss"]["name"], r["config"]["seed"])) for r in runs}
+    return {id(r): best.get((r["config"]["loss"]["name"], r["config"]["seed"])) for r in runs}  # others: none
 
 
 def slower(run: dict, best: dict | None) -> list[Finding]:

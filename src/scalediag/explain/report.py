@@ -88,7 +88,7 @@ def _sort_key(text: str):
 
 def run_layers(runs: list[dict]) -> tuple[list[str], list[str]]:
     """Every layer, and every hidden layer, measured in any run's last epoch, in model order."""
-    seen = {tag for run in runs for tag in last_diag(run)}
+    seen = list(dict.fromkeys(tag for run in runs for tag in last_diag(run)))  # in the order the records list them
     return tags.layers(seen), tags.hidden_layers(seen)
 
 
@@ -222,7 +222,7 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
                                 + (f" (expected: {', '.join(absent)})" if absent else "")
                                 + "".join(f"; {f} is {why}" for f, why in unreadable.items()))
     best = best_runs(runs)
-    found = {id(r): explain(r, diagnose(r) + slower(r, best[id(r)])) if r["status"] in ("completed", "diverged")
+    found = {id(r): explain(r, diagnose(r) + slower(r, best.get(id(r)))) if r["status"] in ("completed", "diverged")
              else Diagnosis(r["status"], []) for r in runs}
     layers = run_layers(runs)
     rows = [row(r, found[id(r)], layers) for r in runs]

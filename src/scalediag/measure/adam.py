@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .. import tags
+from .layers import weights_of
 from .stats import eps_dominance
 
 
@@ -23,17 +24,24 @@ def eps_convention(group: dict, state: dict) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def adam_stats(linears: dict[str, nn.Linear], optimizer) -> dict[str, torch.Tensor]:
-    """Per Linear layer, from Adam's state of its weight: eps_fraction and sqrt_v_median; nothing for a layer without
-    that state (before the first step, or an optimizer that keeps no exp_avg_sq)."""
-    group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+def adam_stats(modules: dict[str, nn.Module], optimizers) -> dict[str, torch.Tensor]:
+    """Per layer, from Adam's state of its weights: eps_fraction and sqrt_v_median over all of them; nothing for a
+    layer without that state (frozen, before the first step, or an optimizer that keeps no exp_avg_sq).
+    optimizers: one optimizer or several."""
+    optimizers = optimizers if isinstance(optimizers, (list, tuple)) else [optimizers]
+    owner = {id(p): (opt, g) for opt in optimizers for g in opt.param_groups for p in g["params"]}
     stats = {}
-    for name, m in linears.items():
-        state = optimizer.state.get(m.weight)
-        if not state or "exp_avg_sq" not in state or id(m.weight) not in group_of:
-            continue
-        scale, eps = eps_convention(group_of[id(m.weight)], state)
-        found = eps_dominance(state["exp_avg_sq"].sqrt() / scale, eps)
-        stats[tags.eps_fraction(name)] = found["eps_fraction"]
-        stats[tags.sqrt_v_median(name)] = found["sqrt_v_median"]
+    for name, m in modules.items():
+        terms, eps = [], None
+        for p in weights_of(m):
+            opt, group = owner.get(id(p), (None, None))
+            state = opt.state.get(p) if opt is not None else None
+            if not state or "exp_avg_sq" not in state:
+                continue
+            scale, eps = eps_convention(group, state)
+            terms.append((state["exp_avg_sq"].sqrt() / scale).reshape(-1))
+        if terms:
+            found = eps_dominance(terms[0] if len(terms) == 1 else torch.cat(terms), eps)
+            stats[tags.eps_fraction(name)] = found["eps_fraction"]
+            stats[tags.sqrt_v_median(name)] = found["sqrt_v_median"]
     return stats

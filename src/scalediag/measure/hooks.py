@@ -21,8 +21,9 @@ from torch import nn
 
 from .. import tags
 from .adam import adam_stats
-from .layers import Layers
-from .norms import gradient_shares, step_norms
+from .inputs import call, evaluating, first_tensor, floating, length, logits_of, rows
+from .layers import Layers, trainable, weights_of
+from .norms import UPDATE_SAMPLE, gradient_shares, grad_norms, sample, step_norms
 from .stats import KERAS_EPSILON, logit_stats, preact_stats, prob_fractions, rule_unit_stats, saturation
 
 # a conv layer's (image, position) samples kept, evenly strided: all of a batch of 64 28x28 images, one in 12 of a
@@ -48,11 +49,13 @@ class Capture:
 
 
 class Diagnostics:
-    """Forward hooks on the activation modules and on the model's output, for the armed step only; none is left
-    after collect() or on exit. A Linear's output is the input of the activation after it, or the model's output
-    for the last one: there the hooks keep the tensor and retain its gradient (cheaper than a Linear forward hook
-    plus a Python gradient hook each: ~70 us of a logging step here); a Linear whose output neither is gets a hook
-    of its own.
+    """Forward hooks on the activation modules, on the model's output and on the layers neither shows, for the armed
+    step only; none is left after collect() or on exit. A weight layer's output is the input of the activation
+    after it, or the model's output for the last one: there the hooks keep the tensor and retain its gradient
+    (cheaper than a layer forward hook plus a Python gradient hook each: ~70 us of a logging step here); the other
+    layers whose output gradient is measured (layers.OUTPUT_MEASURED) get a hook of their own. A step may run several
+    forward passes (micro-batches, two inputs): each hook keeps all of them, and the statistics describe them
+    together.
 
         with Diagnostics(model) as diag:
             diag.arm(y)            # before the forward pass of a step to be measured
@@ -61,29 +64,33 @@ class Diagnostics:
             stats = diag.statistics(capture)  # {tag: 0-dim tensor}; of n stacked captures: {tag: [n]}
 
     update/<layer>/ratio, ||w - w_armed|| / ||w||, is the step's size relative to the weights it produced: arm()
-    keeps a copy of the weights, collect() compares. No optimizer hook is needed, so the step can be any call that
-    updates the weights.
+    keeps a copy of the trainable weights, collect() compares. No optimizer hook is needed, so the step can be any
+    call that updates the weights; a caller whose gradients may be gone by collect() (zeroed before the next
+    forward pass) reads them earlier with read_gradients().
     """
 
     def __init__(self, model: nn.Module, clip_eps: float = KERAS_EPSILON):
         self.model, self.clip_eps = model, clip_eps
         self.layers = Layers.of(model)
-        self.linears, self.acts = self.layers.linears, self.layers.acts
-        self.retained: dict[str, torch.Tensor] = {}  # layer -> its output, whose gradient autograd retains
+        self.modules, self.acts = self.layers.modules, self.layers.acts
+        self.retained: dict[str, list[torch.Tensor]] = {}  # layer -> its outputs, whose gradient autograd retains
         self.handles: list = []
         self.armed = False
         self.target: torch.Tensor | None = None
-        self.seen: dict[str, torch.Tensor] = {}
-        self.before: dict[str, torch.Tensor] = {}  # the weights at arm(), copied into buffers kept across steps
-        self.buffers: dict[str, torch.Tensor] = {}
+        self.seen: dict[str, list[torch.Tensor]] = {}
+        self.grads: dict[str, list[torch.Tensor]] | None = None  # read_gradients()'s norms
+        self.before: dict[str, list[torch.Tensor]] = {}  # the weights at arm(), copied into buffers kept across steps
+        self.buffers: dict[tuple[str, int], torch.Tensor] = {}
+        # wraps each hook: scalediag.watch turns an error of its own into a warning, never the user's exception
+        self.guard = lambda fn: fn
 
     def __enter__(self) -> "Diagnostics":
         return self
 
     def __exit__(self, *exc) -> None:
-        self._detach()
+        self.disarm()
 
-    def _detach(self) -> None:
+    def disarm(self) -> None:
         for h in self.handles:
             h.remove()
         self.handles.clear()
@@ -92,69 +99,88 @@ class Diagnostics:
     def arm(self, target: torch.Tensor | None = None, update: bool = True) -> None:
         """Measure the next forward/backward; target (labels [B]) enables the probability fractions; update: an
         optimizer step follows before collect(), whose size to measure."""
-        self._detach()
-        self.armed, self.target, self.seen, self.retained = True, target, {}, {}
-        self.before = {name: self._copy(name, m.weight) for name, m in self.linears.items()} if update else {}
+        self.disarm()
+        self.armed, self.target, self.seen, self.retained, self.grads = True, target, {}, {}, None
+        self.before = {name: [self._copy(name, p) for p in trainable(m)] for name, m in self.modules.items()
+                       if trainable(m)} if update else {}
+        hook = self.guard
         for name in self.layers.others:
-            self.handles.append(self.linears[name].register_forward_hook(self._linear_hook(name)))
+            self.handles.append(self.modules[name].register_forward_hook(hook(self._layer_hook(name))))
         for layer, (m, _) in self.acts.items():
-            self.handles.append(m.register_forward_hook(self._act_hook(layer)))
-        self.handles.append(self.model.register_forward_hook(self._output_hook))
+            self.handles.append(m.register_forward_hook(hook(self._act_hook(layer))))
+        self.handles.append(self.model.register_forward_hook(hook(self._output_hook)))
 
-    def _copy(self, name: str, weight: torch.Tensor) -> torch.Tensor:
+    def _copy(self, layer: str, p: torch.Tensor) -> torch.Tensor:
         """Into a buffer allocated once: a fresh 400 KB copy per logging step is one more large block for glibc to
         place among the step's own and to trim again (page faults: scripts/bench.py epoch counts them)."""
-        buf = self.buffers.get(name)
-        if buf is None or buf.shape != weight.shape or buf.device != weight.device or buf.dtype != weight.dtype:
-            buf = self.buffers[name] = torch.empty_like(weight, memory_format=torch.contiguous_format)
-        return buf.copy_(weight.detach())
+        w = sample(p)
+        buf = self.buffers.get((layer, id(p)))  # a weight tied into two layers: a copy for each
+        if buf is None or buf.shape != w.shape or buf.device != w.device or buf.dtype != w.dtype:
+            buf = self.buffers[(layer, id(p))] = torch.empty_like(w, memory_format=torch.contiguous_format)
+        return buf.copy_(w)
+
+    def read_gradients(self, params: set[int] | None = None) -> None:
+        """The armed step's weight-gradient norms as they are now (params: of these parameters only; added to
+        those read before)."""
+        found = grad_norms(self.modules, params)
+        self.grads = {**(self.grads or {}), **{k: (self.grads or {}).get(k, []) + v for k, v in found.items()}}
 
     # hooks: they keep references only, what is measured is decided in collect() and statistics()
-    def _retain(self, layer: str, output: torch.Tensor) -> None:
-        if output.requires_grad:
-            output.retain_grad()
-            self.retained[layer] = output
+    def _keep(self, key: str, value: torch.Tensor) -> None:
+        self.seen.setdefault(key, []).append(value)
 
-    def _linear_hook(self, name: str):
+    def _retain(self, layer: str, output) -> None:
+        if torch.is_tensor(output) and output.requires_grad:
+            output.retain_grad()
+            self.retained.setdefault(layer, []).append(output)
+
+    def _layer_hook(self, name: str):
         def hook(module, inputs, output):
-            self._retain(name, output)
+            self._retain(name, first_tensor(output))
 
         return hook
 
     def _act_hook(self, layer: str):
+        dim = self.layers.unit_dim(layer)
+
         def hook(module, inputs, output):
             z = inputs[0].detach()
-            if z.dim() > 2:  # [B, C, H, W]: a channel is a unit, each (image, position) a sample -> [B*H*W, C]
-                z = _every_nth(z.movedim(1, -1).reshape(-1, z.shape[1]), CONV_SAMPLES)
-            self.seen[f"preact/{layer}"] = z
+            if z.dim() > 2:  # a channel (or a sequence's feature) is a unit, each (sample, position) a sample
+                z = _every_nth(z.movedim(dim, -1).reshape(-1, z.shape[dim]), CONV_SAMPLES)
+            self._keep(f"preact/{layer}", _compact(z))
             self._retain(layer, inputs[0])
 
         return hook
 
     def _output_hook(self, module, inputs, output) -> None:
-        self.seen["logits"] = output.detach()
+        logits = logits_of(output)
+        if logits is None:
+            return
+        self._keep("logits", _compact(logits.detach().reshape(-1, logits.shape[-1]) if logits.dim() > 2 else
+                                      logits.detach()))
         if self.layers.output is not None:
-            self._retain(self.layers.output, output)
+            self._retain(self.layers.output, logits)
 
     def collect(self) -> Capture:
         """The armed step's raw measurements; removes the hooks. Besides the norms, references only: a caller that
         keeps a capture beyond the step copies it (monitor.Pending)."""
-        self._detach()
-        names, norms = step_norms(self.linears, self.retained, self.before)
-        tensors = {"norms": torch.stack(norms)}
-        tensors.update({key: v for key, v in self.seen.items() if key.startswith("preact/") or key == "logits"})
-        if "logits" in tensors and self.target is not None:
+        self.disarm()
+        names, norms = step_norms(self.modules, self.retained, self.before, self.grads)
+        tensors = {"norms": torch.stack(norms)} if norms else {}
+        for key, parts in self.seen.items():
+            tensors[key] = parts[0] if len(parts) == 1 else torch.cat(parts)
+        if "logits" in tensors and self.target is not None and len(self.target) == len(tensors["logits"]):
             tensors["target"] = self.target
-        self.seen, self.target, self.before, self.retained = {}, None, {}, {}
+        self.seen, self.target, self.before, self.retained, self.grads = {}, None, {}, {}, None
         return Capture(tuple(names), tensors)
 
     def statistics(self, capture: Capture) -> dict[str, torch.Tensor]:
         """Tagged values of one capture (0-dim tensors), or of n stacked captures ([n] tensors)."""
         t, stats = capture.tensors, {}
-        for tag, norm in zip(capture.norm_tags, t["norms"].unbind(dim=-1)):
+        for tag, norm in zip(capture.norm_tags, t["norms"].unbind(dim=-1) if "norms" in t else ()):
             if tag.startswith("moved/"):
                 name = tag.removeprefix("moved/")
-                stats[tags.update_ratio(name)] = norm / stats[tags.weight_norm(name)]  # ||w - w_armed|| / ||w||
+                stats[tags.update_ratio(name)] = norm / _weight_sample_norm(self.modules[name], stats, name)
             else:
                 stats[tag] = norm
         for layer, (_, kind) in self.acts.items():
@@ -169,57 +195,73 @@ class Diagnostics:
                 stats.update({tags.probs(k): v for k, v in fractions.items()})
         return stats
 
-    def gradients(self, x: torch.Tensor, target: torch.Tensor, loss_fn) -> dict[str, torch.Tensor]:
-        """Each layer's gradient statistics on a fixed batch (norms.gradient_shares), without an optimizer step and
-        without touching .grad; loss_fn(logits, target, reduction="mean")."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.enable_grad():
-                return gradient_shares(self.linears, loss_fn(self.model(x), target, reduction="mean"))
-        finally:
-            self.model.train(was_training)
+    def gradients(self, x, target: torch.Tensor, loss_fn) -> dict[str, torch.Tensor]:
+        """Each layer's gradient statistics on a fixed batch (norms.gradient_shares), in eval mode, without an
+        optimizer step and without touching .grad; loss_fn(logits, target, reduction="mean")."""
+        with evaluating(self.model), torch.enable_grad():
+            return gradient_shares(self.modules, loss_fn(logits_of(call(self.model, x)), target, reduction="mean"))
 
-    def adam(self, optimizer) -> dict[str, torch.Tensor]:
-        """Per Linear layer, Adam's eps_fraction and sqrt_v_median (adam.py); epoch ends only."""
-        return adam_stats(self.linears, optimizer)
+    def adam(self, optimizers) -> dict[str, torch.Tensor]:
+        """Per layer, Adam's eps_fraction and sqrt_v_median (adam.py); epoch ends only."""
+        return adam_stats(self.modules, optimizers)
 
     @torch.no_grad()
-    def probe(self, x: torch.Tensor, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Forward a fixed probe batch: (scalars incl. each hidden layer's dead fraction, the inputs' RMS, each
-        layer's weight gain, the accuracy; tensors for histograms)."""
-        was_training = self.model.training
-        self.model.eval()
+    def probe(self, x, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Forward a fixed probe batch in eval mode: (scalars incl. each hidden layer's dead fraction, the inputs'
+        RMS, each weight layer's gain, the accuracy; tensors for histograms)."""
         parts = []
-        for i in range(0, len(x), PROBE_CHUNK):
-            self.arm(target[i : i + PROBE_CHUNK] if target is not None else None, update=False)
-            self.model(x[i : i + PROBE_CHUNK])
-            parts.append(self.collect())
-        self.model.train(was_training)
+        with evaluating(self.model):
+            for i in range(0, length(x), PROBE_CHUNK):
+                self.arm(target[i : i + PROBE_CHUNK] if target is not None else None, update=False)
+                call(self.model, rows(x, i, i + PROBE_CHUNK))
+                parts.append(self.collect())
         # the chunks' captures together; a conv layer's samples thinned again to about CONV_SAMPLES
         capture = Capture(parts[0].norm_tags, {k: parts[0].tensors[k] if k == "norms" else
                                                torch.cat([p.tensors[k] for p in parts]) for k in parts[0].tensors})
         capture.tensors.update({k: _every_nth(v, CONV_SAMPLES) for k, v in capture.tensors.items()
                                 if k.startswith("preact/")})
         stats = self.statistics(capture)
-        stats[tags.INPUT_RMS] = x.float().square().mean().sqrt()
-        stats[tags.INPUT_MIN], stats[tags.INPUT_MAX] = x.amin().float(), x.amax().float()
-        stats[tags.ACC_PROBE] = torch.mean(capture.tensors["logits"].argmax(dim=-1) == target, dtype=torch.float32)
-        hists = {tags.LOGITS: capture.tensors["logits"]}
+        first = floating(x)
+        if first is not None:
+            stats[tags.INPUT_RMS] = first.float().square().mean().sqrt()
+            stats[tags.INPUT_MIN], stats[tags.INPUT_MAX] = first.amin().float(), first.amax().float()
+        hists = {}
+        if "logits" in capture.tensors:
+            logits = capture.tensors["logits"]
+            hists[tags.LOGITS] = logits
+            if len(logits) == len(target):
+                stats[tags.ACC_PROBE] = torch.mean(logits.argmax(dim=-1) == target, dtype=torch.float32)
         for layer, (_, kind) in self.acts.items():  # over the probe set: the usual "dead"
+            if f"preact/{layer}" not in capture.tensors:  # a layer the probe's forward pass does not reach
+                continue
             stats[tags.dead(layer)] = stats.pop(tags.dead_batch(layer))
             stats[tags.saturated(layer)] = stats.pop(tags.saturated_batch(layer))
             z = capture.tensors[f"preact/{layer}"]
             hists[tags.preact(layer)] = _every_nth(z.flatten(), HIST_VALUES)
             stats.update({tags.unit_stat(layer, k): v for k, v in rule_unit_stats(z, kind).items()})
-        for name, m in self.linears.items():
+        for name, m in self.layers.weighted.items():
             w = m.weight.detach()
-            stats[tags.weight_gain(name)] = w.square().mean().sqrt() * math.sqrt(w[0].numel())  # x sqrt(fan-in)
-            stats[tags.weight_var(name)] = w.var()
-            hists[tags.weights(name)] = w
+            stats[tags.weight_gain(name)] = (w.square().mean().sqrt() * math.sqrt(w[0].numel())).float()  # x fan-in
+            stats[tags.weight_var(name)] = w.var().float()
+            hists[tags.weights(name)] = _every_nth(w.reshape(-1), HIST_VALUES)
             if m.bias is not None:
                 hists[tags.bias(name)] = m.bias.detach()
         return stats, hists
+
+
+def _weight_sample_norm(m: nn.Module, stats: dict, name: str) -> torch.Tensor:
+    """||w|| over the entries the update was measured on: the weight norm itself unless a tensor was sampled."""
+    if all(p.numel() <= UPDATE_SAMPLE for p in trainable(m)) and len(trainable(m)) == len(weights_of(m)):
+        return stats[tags.weight_norm(name)]
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(sample(p)) for p in trainable(m)])).float()
+
+
+def _compact(t: torch.Tensor) -> torch.Tensor:
+    """A capture of its own, in float32 (bf16 under autocast) or float64: a strided view would keep the whole
+    batch's activations alive until the step is collected."""
+    if t.dtype not in (torch.float32, torch.float64):
+        return t.float()
+    return t if t.is_contiguous() else t.contiguous()
 
 
 def _every_nth(t: torch.Tensor, limit: int) -> torch.Tensor:

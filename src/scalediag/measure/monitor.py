@@ -15,6 +15,7 @@ import torch
 
 from .. import tags
 from .hooks import Capture, Diagnostics
+from .inputs import rows
 from .writer import FLUSH_SECONDS, RunWriter, to_floats, to_rows
 
 EARLY_STEPS = (1, 2, 4, 8, 16, 32)  # as conf/diag/default.yaml's early_steps: scalediag.watch's and the benches'
@@ -73,8 +74,12 @@ class StepMonitor:
     destroyed their own evidence by step 50 (Adam at lr 1 kills every ReLU within the first epoch).
     """
 
-    def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0, early: tuple[int, ...] = ()):
-        self.diag, self.writer, self.every = diag, writer, every
+    def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0, early: tuple[int, ...] = (),
+                 strict: bool = True):
+        """strict: drain() raises Diverged (the Hydra app ends the run there); otherwise the first divergence is
+        kept in `diverged` and measuring goes on (scalediag.watch never stops the user's loop)."""
+        self.diag, self.writer, self.every, self.strict = diag, writer, every, strict
+        self.diverged: Diverged | None = None
         self.early = frozenset(early)
         self.early_rows: dict[str, dict[str, float]] = {}  # by step as metrics.json keys it, in step order
         self.step = step
@@ -83,9 +88,14 @@ class StepMonitor:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
+    def due(self, step: int) -> bool:
+        """Whether that step is measured: on the cadence, or an early step."""
+        return step % self.every == 0 or step in self.early
+
     def start_step(self, target: torch.Tensor | None = None) -> bool:
+        """Count a step about to run (a loop that calls the monitor itself); arm the diagnostics where it is due."""
         self.step += 1
-        if self.step % self.every and self.step not in self.early:
+        if not self.due(self.step):
             return False
         self.diag.arm(target)
         return True
@@ -101,8 +111,9 @@ class StepMonitor:
             self.drain()
 
     def drain(self) -> None:
-        """The pending steps' statistics, one transfer to the host, one event per step. Raises Diverged at the first
-        step with a non-finite loss, logit or weight statistic, after writing that step's event."""
+        """The pending steps' statistics, one transfer to the host, one event per step. At the first step with a
+        non-finite loss, logit or weight statistic: raises Diverged after writing that step's event (strict), or
+        keeps it in `diverged`."""
         self.drained = time.monotonic()
         steps, capture = self.pending.take()
         if not steps:
@@ -115,8 +126,10 @@ class StepMonitor:
                 self.early_rows[str(step)] = values
             regular = step % self.every == 0  # an early step off the cadence would bias its epoch's means
             for tag, v in values.items():
-                if tag.startswith(tags.DIVERGENCE_PREFIXES) and not math.isfinite(v):
-                    raise Diverged(tag, step)
+                if tag.startswith(tags.DIVERGENCE_PREFIXES) and not math.isfinite(v) and self.diverged is None:
+                    self.diverged = Diverged(tag, step)
+                    if self.strict:
+                        raise self.diverged
                 if regular:
                     self.sums[tag] = self.sums.get(tag, 0.0) + v
                     self.counts[tag] = self.counts.get(tag, 0) + 1
@@ -131,7 +144,8 @@ class StepMonitor:
 class Probe:
     """A fixed batch (x as the model takes it, labels y), measured at init and at each epoch's end."""
 
-    def __init__(self, diag: Diagnostics, x: torch.Tensor, y: torch.Tensor, loss_fn):
+    def __init__(self, diag: Diagnostics, x, y: torch.Tensor, loss_fn):
+        """x: a tensor, a tuple or a dict of keyword inputs (inputs.call)."""
         self.diag, self.loss_fn = diag, loss_fn
         self.x, self.y = x, y
 
@@ -139,12 +153,12 @@ class Probe:
         stats, hists = self.diag.probe(self.x, self.y)
         stats[tags.LOSS_PROBE] = self.loss_fn(hists[tags.LOGITS], self.y, reduction="mean")
         # one batch's gradient, as the rule sets that read it check one batch: cheaper than the whole probe set
-        stats.update(self.diag.gradients(self.x[:GRADIENT_BATCH], self.y[:GRADIENT_BATCH], self.loss_fn))
+        stats.update(self.diag.gradients(rows(self.x, 0, GRADIENT_BATCH), self.y[:GRADIENT_BATCH], self.loss_fn))
         writer.histograms(hists, step)
         if at_init:  # before any update: the scale the network starts from, to hold against ln(10) = 2.303
             stats[tags.LOSS_INIT] = stats.pop(tags.LOSS_PROBE)
             return writer.scalars(stats, step)
         values = to_floats(stats)
         shown = [tags.ACC_PROBE, *(t for layer in self.diag.acts for t in (tags.dead(layer), tags.saturated(layer)))]
-        writer.scalars({tag: values[tag] for tag in shown}, step)
+        writer.scalars({tag: values[tag] for tag in shown if tag in values}, step)
         return values

@@ -8,141 +8,230 @@
                 optimizer.zero_grad(); loss.backward(); optimizer.step()
             w.epoch_end(train_loss=..., test_loss=..., test_acc=...)
 
-How it follows the loop without being called in it: a forward pre-hook on the model counts its training-mode
-forward passes (one per step) and arms the diagnostics on the cadence (every n-th, and the early steps); the
-optimizer's step post-hook captures the armed step. Between measured steps the only cost is that pre-hook; nothing
-syncs with the device and no weight is copied. The probe batch is measured at entry (the loss at init against
-ln(classes)) and at each epoch_end, in eval mode, without touching .grad.
+It follows the loop without being called in it: a step is an optimizer step (steps.py), measured on the cadence
+(every n-th, and the early steps). The probe batch is measured at entry (the loss at init against ln(classes)) and
+at each epoch_end, in eval mode, without touching .grad, each module's mode or the random state.
+
+Watch never stops or changes the user's training: a non-finite loss, logit or weight is recorded (status
+`diverged`, the step, the epoch) and measuring goes on; an error of watch's own is reported once as a warning and
+watch turns itself off, the record kept readable. The user's own exceptions go on as they are, recorded.
+Under torch.distributed (world size > 1) each rank writes into log_dir/rank<r>: `scalediag report log_dir` reads
+them all, and watch adds no collective call, so no rank can wait on another because of it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import tags
 from ..record import Record
+from . import arguments
 from .hooks import Diagnostics
-from .monitor import EARLY_STEPS, Probe, StepMonitor
+from .inputs import device_of
+from .monitor import EARLY_STEPS, Diverged, Probe, StepMonitor
+from .program import ProgramChecks
 from .stats import KERAS_EPSILON
+from .steps import OptimizerSteps
 from .writer import RunWriter
 
 
-
 def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    return F.cross_entropy(logits, target, reduction=reduction)
+    return torch.nn.functional.cross_entropy(logits, target, reduction=reduction)
+
+
+def rank_dir(path: Path) -> Path:
+    """log_dir/rank<r> where several processes train together, log_dir otherwise."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return path / f"rank{dist.get_rank()}"
+    return path
 
 
 class Watch:
     """What `scalediag.watch` returns: a context manager; call `epoch_end` after each epoch."""
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, log_dir: str | Path, every: int = 50,
-                 probe: tuple[torch.Tensor, torch.Tensor] | None = None, early: tuple[int, ...] = EARLY_STEPS,
-                 name: str | None = None, loss_fn=_cross_entropy, clip_eps: float = KERAS_EPSILON):
-        if hasattr(model, "_orig_mod"):
-            raise TypeError("scalediag.watch: a torch.compile'd model runs its compiled graph, which skips module "
-                            "hooks; watch the original module (model._orig_mod) and compile it after, or not at all")
-        if isinstance(model, nn.parallel.DistributedDataParallel):
-            model = model.module  # each rank measures its own replica: give each rank its own log_dir
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"scalediag.watch: needs a torch.optim.Optimizer (its step hooks), got "
-                            f"{type(optimizer).__name__}")
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"scalediag.watch: every={every!r}: must be an integer >= 1")
-        self.model, self.optimizer, self.dir = model, optimizer, Path(log_dir)
-        self.every, self.early, self.probe_batch, self.loss_fn = every, tuple(early), probe, loss_fn
+    def __init__(self, model: nn.Module, optimizer, log_dir: str | Path, every: int = 50,
+                 probe: tuple | None = None, early: tuple[int, ...] = EARLY_STEPS, name: str | None = None,
+                 loss_fn=_cross_entropy, clip_eps: float = KERAS_EPSILON):
+        self.model = arguments.model(model)
+        self.optimizers = arguments.optimizers(optimizer, self.model)
+        self.every = arguments.every(every)
+        self.dir = arguments.log_dir(rank_dir(Path(log_dir)) if isinstance(log_dir, (str, Path)) else log_dir)
+        self.classes = arguments.probe(probe, self.model)
+        self.early, self.probe_batch, self.loss_fn = tuple(early), probe, loss_fn
         self.name, self.clip_eps = name or self.dir.name, clip_eps
-        self.handles, self.armed, self.epoch, self.started = [], False, 0, None
+        self.epoch, self.started, self.off, self.diverged = 0, None, None, None
+        self.steps = None
 
     def _config(self) -> dict:
         """What metrics.json's config holds for a watched run: the report's keys, with what watch can know."""
-        group = self.optimizer.param_groups[0]
         kinds = sorted({kind for _, kind in self.diag.acts.values()})
-        opt = type(self.optimizer)
+        opts = [_optimizer(o) for o in self.optimizers]
         return {"divisor": None, "seed": None, "loss": {"name": getattr(self.loss_fn, "__name__", "user").strip("_"),
                                                          "clip_eps": self.clip_eps},
                 "model": {"class": type(self.model).__name__, "activation": kinds[0] if len(kinds) == 1 else None,
-                          "layers": list(self.diag.linears)},
-                "optimizer": {"_target_": f"{opt.__module__}.{opt.__qualname__}", "lr": group.get("lr"),
-                              "eps": group.get("eps"), "betas": list(group["betas"]) if "betas" in group else None},
+                          "layers": list(self.diag.modules), "frozen": self.diag.layers.frozen},
+                "optimizer": opts[0], "optimizers": opts,
                 "watch": {"every": self.every, "early_steps": list(self.early)}}
 
     def __enter__(self) -> "Watch":
         self.dir.mkdir(parents=True, exist_ok=True)
         self.writer = RunWriter(self.dir).__enter__()
         self.diag = Diagnostics(self.model, self.clip_eps)
-        unseen = [n for n in self.diag.layers.others if n != next(reversed(self.diag.linears))]  # not the last
-        if unseen:
-            warnings.warn(f"scalediag.watch: no activation module follows {', '.join(unseen)} (an activation applied "
-                          f"as a function inside forward has no module to hook): their dead and saturated fractions "
-                          f"are not measured", stacklevel=2)
-        self.steps = StepMonitor(self.diag, self.writer, self.every, early=self.early)
-        self.probe = Probe(self.diag, *self.probe_batch, self.loss_fn) if self.probe_batch is not None else None
+        self.diag.guard = self._guarded
         self.record = Record(self.dir, self.name, self._config())
-        device = next(self.model.parameters()).device
-        self.record.update(device=str(device), threads=torch.get_num_threads())
+        self.record.update(device=str(device_of(self.model)), threads=torch.get_num_threads(), classes=self.classes)
+        self.record.start_epoch(1)
+        self._unseen_warning()
+        monitor = StepMonitor(self.diag, self.writer, self.every, early=self.early, strict=False)
+        self.probe = Probe(self.diag, *self.probe_batch, self.loss_fn) if self.probe_batch is not None else None
+        self.checks = ProgramChecks(self.model, self.diag.layers, self.optimizers)
+        self.steps = OptimizerSteps(self.model, self.optimizers, monitor, self.checks, self._guarded)
         if self.probe is not None:
-            self.record.update(init=self.probe.measure(self.writer, step=0, at_init=True))
-            classes = self.probe_batch[1].max().item() + 1 if self.probe_batch[1].numel() else None
-            self.record.update(classes=int(classes) if classes else None)
-        self.handles = [self.model.register_forward_pre_hook(self._forward_pre_hook),
-                        self.optimizer.register_step_post_hook(self._step_post_hook)]
+            self._safely(lambda: self.record.update(init=self.probe.measure(self.writer, step=0, at_init=True)))
+            self._safely(lambda: self.checks.check_structure(self.probe_batch[0]))
+        self._safely(lambda: self.record.update(program=self.checks.summary()))
+        self.steps.attach()
         self.record.write()
         self.started = time.perf_counter()
         return self
 
-    def _forward_pre_hook(self, module, args) -> None:
-        if module.training and not self.armed:  # eval passes (the probe, the user's evaluation) are not steps
-            self.armed = self.steps.start_step()
+    def _unseen_warning(self) -> None:
+        layers = self.diag.layers
+        unseen = [n for n in layers.weighted if n not in layers.acts and n != next(reversed(layers.weighted))]
+        if unseen:
+            shown = ", ".join(unseen[:4]) + (f" and {len(unseen) - 4} more" if len(unseen) > 4 else "")
+            warnings.warn(f"scalediag.watch: no activation module follows {shown} (an activation applied as a "
+                          f"function inside forward has no module to hook): their dead and saturated fractions are "
+                          f"not measured", stacklevel=3)
 
-    def _step_post_hook(self, optimizer, args, kwargs) -> None:
-        if self.armed:
-            self.armed = False
-            self.steps.end_step()
+    # scalediag's own errors never reach the user's loop
+    def _fail(self, error: Exception) -> None:
+        if self.off is not None:
+            return
+        self.off = f"{type(error).__name__}: {error}"
+        warnings.warn(f"scalediag.watch stopped measuring at step {self.steps.step if self.steps else 0} after an "
+                      f"error of its own ({self.off}); the training goes on unchanged, and {self.dir / 'metrics.json'} "
+                      f"keeps what was measured before", RuntimeWarning, stacklevel=2)
+        try:
+            if self.steps is not None:
+                self.steps.detach()
+            self.record.update(watch_error={"step": self.steps.step if self.steps else 0, "error": self.off})
+            self.record.write()
+        except Exception:
+            pass
+
+    def _guarded(self, fn):
+        @functools.wraps(fn)
+        def hook(*args, **kwargs):
+            if self.off is not None:
+                return None
+            try:
+                fn(*args, **kwargs)
+            except Exception as e:
+                self._fail(e)
+            return None  # a hook that returns None changes nothing the model computes
+
+        return hook
+
+    def _safely(self, fn):
+        if self.off is not None:
+            return None
+        try:
+            return fn()
+        except Exception as e:
+            self._fail(e)
+            return None
 
     def epoch_end(self, train_loss: float | None = None, test_loss: float | None = None,
                   test_acc: float | None = None) -> dict:
-        """Close an epoch: its step statistics, the probe set's, Adam's state; logged, and written to metrics.json.
-        Returns the epoch's entry of the record's history."""
+        """Close an epoch: its step statistics, the probe set's, Adam's state; logged, and written to metrics.json
+        with the numbers given. Returns the epoch's entry of the record's history."""
         self.epoch += 1
-        step = self.steps.step
-        diag = {**self.steps.epoch_means()}
-        if self.probe is not None:
-            diag.update(self.probe.measure(self.writer, step))
-        diag.update(self.writer.scalars(self.diag.adam(self.optimizer), step))
-        given = {tags.LOSS_TRAIN: train_loss, tags.LOSS_TEST: test_loss, tags.ACC_TEST: test_acc}
-        self.writer.scalars({k: float(v) for k, v in given.items() if v is not None}, step)
-        self.writer.flush()
+        diag = self._safely(self._measure_epoch) or {}
+        self._check(diag, train_loss)
         now = time.perf_counter()
         result = {"epoch": self.epoch, "train_loss": _float(train_loss), "test_loss": _float(test_loss),
                   "test_acc": _float(test_acc), "never_predicted": None, "seconds": now - self.started, "diag": diag}
         self.started = now
         self.record.end_epoch(result)
-        self.record.add_early(self.steps.early_rows)
-        self.record.write()
+        self.record.start_epoch(self.epoch + 1)
+        self._safely(self._write)
         return result
 
-    def __exit__(self, kind, error, traceback) -> bool:
-        for h in self.handles:
-            h.remove()
-        self.handles = []
-        self.diag.__exit__(kind, error, traceback)
-        self.record.add_early(self.steps.early_rows)
-        if kind is None:
-            self.record.completed()
-        elif issubclass(kind, KeyboardInterrupt):
-            self.record.stopped("interrupted", "interrupted")
-        else:
-            self.record.stopped("failed", f"{kind.__name__}: {error}")
+    def _measure_epoch(self) -> dict:
+        self.steps.close()
+        step = self.steps.step
+        diag = self.steps.monitor.epoch_means()
+        if self.probe is not None:
+            diag.update(self.probe.measure(self.writer, step))
+        diag.update(self.writer.scalars(self.diag.adam(self.optimizers), step))
+        return diag
+
+    def _write(self) -> None:
+        given = {tags.LOSS_TRAIN: self.record.history[-1]["train_loss"],
+                 tags.LOSS_TEST: self.record.history[-1]["test_loss"], tags.ACC_TEST: self.record.history[-1]["test_acc"]}
+        self.writer.scalars({k: v for k, v in given.items() if v is not None}, self.steps.step)
+        self.writer.flush()
+        self.record.add_early(self.steps.monitor.early_rows)
+        self.record.update(program=self.checks.summary())
         self.record.write()
-        self.writer.__exit__(kind, error, traceback)
+
+    def _check(self, diag: dict, train_loss) -> None:
+        """The first sign of divergence: a measured step's (the monitor keeps it), the probe's or the loss given."""
+        if self.diverged is not None:
+            return
+        step = self.steps.step
+        found = self.steps.monitor.diverged if self.steps is not None else None
+        bad = [t for t, v in diag.items() if t.startswith(tags.DIVERGENCE_PREFIXES) and not math.isfinite(v)]
+        if found is None and bad:
+            found = Diverged(bad[0], step)
+        if found is None and train_loss is not None and not math.isfinite(float(train_loss)):
+            found = Diverged("training loss (epoch_end's train_loss)", step)
+        if found is not None:
+            self.diverged = (str(found), found.step, self.epoch)
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        self._safely(self.steps.close)
+        self.steps.detach()
+        self.diag.__exit__(kind, error, traceback)
+        self._safely(lambda: self.record.add_early(self.steps.monitor.early_rows))
+        self._safely(lambda: self.record.update(program=self.checks.summary()))
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            self.record.stopped("interrupted", "interrupted")
+        elif kind is not None:
+            self.record.stopped("failed", f"{kind.__name__}: {error}")
+        elif self.diverged is not None:
+            message, step, epoch = self.diverged
+            self.record.data["epoch"] = epoch
+            self.record.stopped("diverged", message, step=step)
+        else:
+            self.record.completed()
+        self.record.update(steps=self.steps.step)
+        try:
+            self.record.write()
+        finally:
+            self.writer.__exit__(kind, error, traceback)
         return False  # the loop's exception goes on
+
+
+def _optimizer(opt) -> dict:
+    """An optimizer as the record keeps it: its class, and the first param group's settings."""
+    group, kind = opt.param_groups[0], type(opt)
+    return {"_target_": f"{kind.__module__}.{kind.__qualname__}", "lr": _number(group.get("lr")),
+            "eps": _number(group.get("eps")), "betas": [float(b) for b in group["betas"]] if "betas" in group else None,
+            "weight_decay": _number(group.get("weight_decay")), "param_groups": len(opt.param_groups)}
+
+
+def _number(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) or torch.is_tensor(v) and v.numel() == 1 else None
 
 
 def _float(v) -> float | None:
@@ -152,10 +241,11 @@ def _float(v) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def watch(model: nn.Module, optimizer: torch.optim.Optimizer, log_dir: str | Path, every: int = 50,
-          probe: tuple[torch.Tensor, torch.Tensor] | None = None, **kwargs) -> Watch:
-    """Measure model while the caller's own loop trains it with optimizer; write TensorBoard events and metrics.json
-    into log_dir. probe: a fixed batch (inputs as the model takes them, integer labels) measured at init and at each
-    epoch_end. Further keywords: early (steps also measured), name, loss_fn(logits, target, reduction) for the probe
-    (cross-entropy), clip_eps."""
+def watch(model: nn.Module, optimizer, log_dir: str | Path, every: int = 50, probe: tuple | None = None,
+          **kwargs) -> Watch:
+    """Measure model while the caller's own loop trains it with optimizer (or a list of optimizers); write
+    TensorBoard events and metrics.json into log_dir (a directory of its own per run). probe: a fixed batch
+    (inputs as the model takes them: a tensor, a tuple, or a dict of keyword inputs; integer labels) measured at init
+    and at each epoch_end. Further keywords: early (steps also measured), name, loss_fn(logits, target, reduction) for
+    the probe (cross-entropy), clip_eps."""
     return Watch(model, optimizer, log_dir, every, probe, **kwargs)

@@ -1,0 +1,103 @@
+"""What a model takes and gives, whatever its shape: a probe's inputs as a tensor (model(x)), a tuple or list
+(model(*x)) or a dict of keyword inputs (model(**x): input_ids, attention_mask); its output as a tensor, a tuple or
+list (the first tensor), a dict or an object with `.logits` (Hugging Face's ModelOutput). And `evaluating`: a
+measurement's forward pass that leaves no trace on the model or the random state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+
+def call(model: nn.Module, x):
+    if isinstance(x, Mapping):
+        return model(**x)
+    if isinstance(x, (tuple, list)):
+        return model(*x)
+    return model(x)
+
+
+def tensors(x) -> list[torch.Tensor]:
+    if isinstance(x, Mapping):
+        return [v for v in x.values() if torch.is_tensor(v)]
+    if isinstance(x, (tuple, list)):
+        return [v for v in x if torch.is_tensor(v)]
+    return [x] if torch.is_tensor(x) else []
+
+
+def length(x) -> int | None:
+    """The number of samples: the first dimension its tensors share (None where there is none)."""
+    sizes = {t.shape[0] for t in tensors(x) if t.dim()}
+    return sizes.pop() if len(sizes) == 1 else None
+
+
+def rows(x, start: int, stop: int):
+    """Samples start..stop of every tensor of x (other values as they are)."""
+    def cut(v):
+        return v[start:stop] if torch.is_tensor(v) and v.dim() else v
+
+    if isinstance(x, Mapping):
+        return {k: cut(v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(cut(v) for v in x)
+    return cut(x)
+
+
+def floating(x) -> torch.Tensor | None:
+    """The first floating-point input: the one whose scale the first layer sees (None for token ids alone)."""
+    return next((t for t in tensors(x) if t.is_floating_point()), None)
+
+
+def logits_of(output) -> torch.Tensor | None:
+    """The tensor the loss reads from a model's output: itself, `.logits`, out["logits"], or the first tensor."""
+    if torch.is_tensor(output):
+        return output
+    found = getattr(output, "logits", None)
+    if torch.is_tensor(found):
+        return found
+    if isinstance(output, Mapping):
+        if torch.is_tensor(output.get("logits")):
+            return output["logits"]
+        return next((v for v in output.values() if torch.is_tensor(v)), None)
+    if isinstance(output, (tuple, list)):
+        return next((v for v in output if torch.is_tensor(v)), None)
+    return None
+
+
+def first_tensor(output) -> torch.Tensor | None:
+    """A layer's own output: an LSTM's output sequence of (output, (h, c)), attention's output of (output, weights)."""
+    if torch.is_tensor(output):
+        return output
+    if isinstance(output, (tuple, list)) and output:
+        return first_tensor(output[0])
+    return None
+
+
+def device_of(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+class evaluating:
+    """Every module in eval mode for a measurement, each given back the mode it had (a model.train() afterwards
+    would put back into training a layer the user keeps in eval mode), and the random state as it was: the user's
+    next dropout mask and batch order are the ones they would have drawn unwatched."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self):
+        self.modes = [(m, m.training) for m in self.model.modules()]
+        device = device_of(self.model)
+        self.rng = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+        self.rng.__enter__()
+        self.model.eval()
+        return self
+
+    def __exit__(self, *exc):
+        for m, mode in self.modes:
+            m.training = mode
+        self.rng.__exit__(*exc)
+        return False

@@ -1,0 +1,200 @@
+"""Checks of the training program itself, not of its numbers: what a hook sees of how the loop drives the model.
+
+At measured steps (armed with the step, nothing at the others):
+- modes: the Dropout and BatchNorm modules in eval mode while the optimizer steps (BatchNorm frozen on purpose,
+  all its parameters requires_grad=False, is not counted);
+- stale gradients: a tensor hook on each optimized weight sees .grad before the step's first backward adds to it:
+  anything there is the last step's gradient, not zeroed (later backwards of the same step, micro-batches, are
+  accumulation on purpose and are not looked at);
+- coverage: at the optimizer's step pre-hook, parameters that received a gradient but belong to no optimizer; and
+  the layers that ran in the step's forward passes whose optimized weights got no gradient (None, or exactly 0).
+
+Once, at entry, on the probe in eval mode (structure): weight layers with nothing nonlinear between them (the second
+one's input is the first one's output, reshaped at most: the same storage at the same version, so an in-place ReLU
+between them does count as one), and whether a sample's output depends on the other samples of its batch (one sample
+replaced by another, the others' outputs compared).
+
+Everything kept as device tensors until `summary()` at an epoch's end: nothing here syncs within an epoch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .inputs import call, evaluating, length, logits_of, rows, tensors
+from .layers import Layers, trainable
+
+MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+MIXING_SAMPLES = 16  # the probe's samples the batch-mixing check runs on
+
+
+def _mode_matters(m: nn.Module) -> bool:
+    """Whether a module computes otherwise in eval mode, where that is not on purpose: a Dropout that drops, a
+    BatchNorm that tracks statistics unless it is frozen (all its parameters requires_grad=False)."""
+    if isinstance(m, nn.modules.dropout._DropoutNd):
+        return m.p > 0
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        frozen = m.affine and not any(p.requires_grad for p in m.parameters(recurse=False))
+        return m.track_running_stats and not frozen
+    return False
+
+
+class ProgramChecks:
+    def __init__(self, model: nn.Module, layers: Layers, optimizers: list):
+        self.model, self.layers = model, layers
+        self.optimized = {id(p) for opt in optimizers for g in opt.param_groups for p in g["params"]}
+        self.owner = {id(p): name for name, m in layers.modules.items() for p in m.parameters(recurse=False)}
+        self.handles: list = []
+        self.measured = 0
+        self.eval_steps: list[int] = []  # measured steps taken with a mode-dependent module in eval mode
+        self.eval_modules: dict[str, str] = {}  # its name -> its class
+        self.stale: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # (step, ||grad before||, ||new grad||)
+        self.not_optimized: dict[str, int] = {}  # layer -> first step it got a gradient
+        self.no_gradient: dict[str, list] = {}  # layer that ran -> [(step, ||grad|| or None where a weight had none)]
+        self.structure: dict = {}
+
+    # at a measured step
+    def arm(self, step: int) -> None:
+        self.disarm()
+        self.step, self.ran, self.seen, self.counted = step, set(), set(), set()
+        self.measured += 1
+        off = {n: type(m).__name__ for n, m in self.model.named_modules() if _mode_matters(m) and not m.training}
+        if off:
+            self.eval_steps.append(step)
+            self.eval_modules.update(off)
+        self.before, self.after = [], []
+        for name, m in self.layers.modules.items():
+            self.handles.append(m.register_forward_hook(self._ran(name)))
+            for p in trainable(m):
+                if id(p) in self.optimized:
+                    self.handles.append(p.register_hook(self._first_backward(p)))
+
+    def _ran(self, name: str):
+        def hook(module, inputs, output):
+            self.ran.add(name)
+
+        return hook
+
+    def _first_backward(self, p: torch.Tensor):
+        def hook(grad):
+            if id(p) not in self.seen:  # the step's first backward through p: .grad is what the last step left
+                self.seen.add(id(p))
+                old = p.grad
+                zero = grad.new_zeros((), dtype=torch.float32)
+                self.before.append(old.detach().float().norm() if old is not None else zero)
+                self.after.append(grad.detach().float().norm())
+
+        return hook
+
+    def before_step(self) -> None:
+        """At the optimizer's step pre-hook of a measured step: who got a gradient, and who did not."""
+        if not self.handles:
+            return
+        for name, m in self.layers.modules.items():
+            for p in m.parameters(recurse=False):
+                if p.requires_grad and p.grad is not None and id(p) not in self.optimized:
+                    self.not_optimized.setdefault(name, self.step)
+        for name in self.ran - self.counted:  # several optimizers: the first that steps sees every gradient
+            self.counted.add(name)
+            weights = [p for p in trainable(self.layers.modules[name]) if id(p) in self.optimized]
+            if weights:
+                grads = [p.grad for p in weights if p.grad is not None]
+                norm = torch.linalg.vector_norm(torch.stack([g.detach().float().norm() for g in grads])) \
+                    if len(grads) == len(weights) else None
+                self.no_gradient.setdefault(name, []).append((self.step, norm))
+
+    def collect(self) -> None:
+        if self.before:
+            self.stale.append((self.step, torch.linalg.vector_norm(torch.stack(self.before)),
+                               torch.linalg.vector_norm(torch.stack(self.after))))
+        self.disarm()
+
+    def disarm(self) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+
+    # once, on the probe
+    @torch.no_grad()
+    def check_structure(self, x) -> None:
+        outputs: dict[int, tuple[str, int]] = {}  # storage -> (layer, version) of each weight layer's output
+        pairs: list[list[str]] = []
+
+        def output_hook(name):
+            def hook(module, inputs, output):
+                if torch.is_tensor(output):
+                    outputs[output.untyped_storage().data_ptr()] = (name, output._version)
+
+            return hook
+
+        def input_hook(name):
+            def hook(module, args):
+                z = args[0] if args and torch.is_tensor(args[0]) else None
+                if z is not None:
+                    found = outputs.get(z.untyped_storage().data_ptr())
+                    if found and found[1] == z._version and found[0] != name:
+                        pairs.append([found[0], name])
+
+            return hook
+
+        n = min(MIXING_SAMPLES, length(x) or 0)
+        chunk = rows(x, 0, n)
+        handles = []
+        for name, m in self.layers.weighted.items():
+            handles.append(m.register_forward_hook(output_hook(name)))
+            handles.append(m.register_forward_pre_hook(input_hook(name)))
+        try:
+            with evaluating(self.model):
+                first = logits_of(call(self.model, chunk))
+        finally:
+            for h in handles:
+                h.remove()
+        self.structure["missing_activation"] = pairs
+        self.structure["batch_mixing"] = self._mixing(chunk, first, n)
+
+    def _mixing(self, chunk, first: torch.Tensor, n: int) -> dict | None:
+        """The largest change of the other samples' outputs when sample 0 is replaced by another, relative to the
+        outputs' largest magnitude (0 where samples do not mix: each row is computed alone)."""
+        if n < 3 or first is None:
+            return None
+        other = next((j for j in range(1, n) if any(not torch.equal(t[0], t[j]) for t in tensors(chunk))), None)
+        if other is None:
+            return None
+        changed = _replaced(chunk, other)
+        with evaluating(self.model):
+            second = logits_of(call(self.model, changed))
+        scale = first.float().abs().amax().clamp_min(1e-12)
+        return {"samples": n, "replaced_by": other,
+                "change": float((second[1:].float() - first[1:].float()).abs().amax() / scale)}
+
+    def summary(self) -> dict:
+        """What the checks found so far, on the host (the epoch's end)."""
+        stale = [(s, float(b), float(a)) for s, b, a in self.stale]
+        worst = max(stale, key=lambda t: t[1] / t[2] if t[2] else 0.0, default=None)
+        no_grad = {}
+        for name, seen in self.no_gradient.items():
+            values = [None if v is None else float(v) for _, v in seen]
+            no_grad[name] = {"steps": len(values), "none": sum(v is None for v in values),
+                             "zero": sum(v == 0 for v in values), "first": seen[0][0]}
+        return {"measured_steps": self.measured, "eval_mode": {"steps": self.eval_steps, "modules": self.eval_modules},
+                "stale_gradient": {"steps": sum(b > 0 for _, b, _ in stale), "of": len(stale),
+                                   "worst": {"step": worst[0], "before": worst[1], "new": worst[2]}
+                                   if worst and worst[1] > 0 else None},
+                "not_optimized": self.not_optimized, "gradients": no_grad, **self.structure}
+
+
+def _replaced(chunk, j: int):
+    """chunk with its sample 0 replaced by sample j, in every tensor."""
+    def swap(t):
+        if not torch.is_tensor(t) or not t.dim():
+            return t
+        t = t.clone()
+        t[0] = t[j]
+        return t
+
+    if isinstance(chunk, dict):
+        return {k: swap(v) for k, v in chunk.items()}
+    if isinstance(chunk, (tuple, list)):
+        return type(chunk)(swap(v) for v in chunk)
+    return swap(chunk)
