@@ -139,7 +139,8 @@ def test_statistics_of_stacked_captures_equal_those_of_each_capture():
         alone = [diag.statistics(c) for c in captures]
         stacked = diag.statistics(Capture(captures[0].norm_tags, {k: torch.stack([c.tensors[k] for c in captures])
                                                                   for k in captures[0].tensors}))
-    assert set(stacked) == set(alone[0]) and len(stacked) == 22  # 20, the saturated share and the logits' sum_dev
+    # 20, the saturated share, the logits' sum_dev, exact zeros and most-predicted class with its share
+    assert set(stacked) == set(alone[0]) and len(stacked) == 25
     for tag, values in stacked.items():
         assert values.shape == (4,), tag
         assert values.tolist() == pytest.approx([a[tag].item() for a in alone], rel=1e-6, abs=1e-7), tag

@@ -58,6 +58,10 @@ def probs(stat: str) -> str:  # a statistic of the softmax probabilities
 LOGITS = "logits"  # histogram
 LOGITS_MIN, LOGITS_MAX = logits("min"), logits("max")
 LOGITS_SUM_DEV = logits("sum_dev")  # largest |row sum - 1|: about 0 where the outputs are already probabilities
+LOGITS_ZEROS = logits("zero_fraction")  # share of outputs exactly 0 (a ReLU on the output)
+TOP_SHARE, TOP_CLASS = logits("top_share"), logits("top_class")  # the most-predicted class of a batch, its share
+GRAD_TOTAL = "grad/total_norm"  # the whole model's gradient norm at the optimizer step (after clipping)
+GRAD_PROBE_TOTAL = "grad/probe_total_norm"  # the probe set's gradient norm, unclipped
 CLIPPED = probs("clipped_fraction")  # p_true below the clip eps: Keras' clamp passes no gradient
 SATURATED = probs("saturated_fraction")  # max p above 1 - clip eps
 
@@ -101,6 +105,10 @@ def grad_zero_fraction(layer: str) -> str:  # share of exactly-zero weight-gradi
 def unit_stat(layer: str, stat: str) -> str:
     """A probe-set statistic of a hidden layer's units that a published rule set reads (stats.rule_unit_stats)."""
     return f"act/{layer}/{stat}"
+
+
+def lr(group: int) -> str:  # a param group's learning rate at a measured step
+    return f"lr/{group}"
 
 
 def output_rms(layer: str) -> str:  # RMS of the loss gradient flowing into the layer's output

@@ -1,21 +1,31 @@
-"""The diagnosis as a chain: the causes that hold (causes.py), tried upstream first so that the first is the one the
-others follow from; the symptoms (rules.py) it explains shown as its consequences; the rest after them."""
+"""The diagnosis as a chain: the causes that hold (causes.py; the program's bugs, bugs.py; the data's and the
+schedule's, schedule.py), tried upstream first so that the first is the one the others follow from; the symptoms
+(rules.py) it explains shown as its consequences; the rest after them. A failing run without a cause is
+`unexplained` (unexplained.py), never healthy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import bugs, schedule
 from .causes import FROM_SYMPTOMS, TESTS
 from .rules import Finding, diagnose, healthy_summary
+from .unexplained import unexplained
 
-ORDER = ("double_softmax", "bad_init", "input_scale", "label_noise", "eps_dominates", "lr_too_high", "lr_too_low",
-         "probability_clip", "vanishing_gradient", "saturation", "dead_units", "diverged")
+# the program's own bugs first (bugs.py): each is structural, and what follows from it looks like the causes after
+# it; then the data's and the schedule's (schedule.py), then the configuration's; overfitting last: the others fail
+ORDER = ("not_optimized", "no_gradient", "grad_accumulation", "batch_mixing", "eval_mode", "output_activation",
+         "double_softmax", "missing_activation", "preprocessing_mismatch", "lr_schedule", "grad_clip", "weight_decay",
+         "unshuffled", "bad_init", "input_scale", "labels_misaligned", "label_noise", "eps_dominates", "lr_too_high",
+         "lr_too_low", "probability_clip", "vanishing_gradient", "saturation", "dead_units", "overfitting", "diverged")
+ALL_TESTS = {**TESTS, **bugs.TESTS, **schedule.TESTS}
 TITLES = {"double_softmax": "softmax applied twice", "bad_init": "weights initialised off scale",
           "input_scale": "inputs off the scale the weights were initialised for", "label_noise": "noisy labels",
           "eps_dominates": "Adam's eps dominates its step", "lr_too_high": "learning rate too large",
           "lr_too_low": "learning rate too small", "probability_clip": "samples stuck at the probability clip",
           "vanishing_gradient": "vanishing gradient", "saturation": "saturated activations",
-          "dead_units": "dead units", "diverged": "diverged", "healthy": "healthy"}
+          "dead_units": "dead units", "diverged": "diverged", "healthy": "healthy", "unexplained": "unexplained",
+          **bugs.TITLES, **schedule.TITLES}
 # symptom rule (rules.py) -> the cause id it is the sign of, where a cause explains it
 SIGN_OF = {"init_loss": "input_scale", "preact_scale": "input_scale", "dead_units": "dead_units",
            "saturated": "saturation", "gradient_flow": "vanishing_gradient", "clip_plateau": "probability_clip",
@@ -25,6 +35,19 @@ SIGN_OF = {"init_loss": "input_scale", "preact_scale": "input_scale", "dead_unit
 DOWNSTREAM = {"dead_units", "saturated", "gradient_flow", "update_ratio", "no_gradient", "clip_plateau",
               "overconfident", "probability_clip", "vanishing_gradient", "saturation", "diverged"}
 EXPLAINS = {
+    "not_optimized": DOWNSTREAM | {"lr_too_low"},
+    "no_gradient": DOWNSTREAM | {"lr_too_low"},
+    "grad_accumulation": DOWNSTREAM | {"lr_too_high", "lr_too_low", "eps_dominates"},
+    "batch_mixing": DOWNSTREAM | {"lr_too_low", "label_noise", "missing_activation"},
+    "eval_mode": DOWNSTREAM | {"label_noise"},
+    "output_activation": DOWNSTREAM | {"lr_too_low", "lr_too_high", "init_loss", "missing_activation"},
+    "missing_activation": DOWNSTREAM | {"lr_too_low"},
+    "preprocessing_mismatch": {"overfitting"},
+    "lr_schedule": DOWNSTREAM | {"lr_too_low", "eps_dominates"},
+    "grad_clip": DOWNSTREAM | {"lr_too_low"},
+    "weight_decay": DOWNSTREAM | {"lr_too_low", "lr_too_high", "labels_misaligned", "bad_init"},
+    "unshuffled": DOWNSTREAM | {"label_noise", "lr_too_high", "labels_misaligned"},
+    "labels_misaligned": DOWNSTREAM | {"lr_too_low", "label_noise", "overfitting"},
     "double_softmax": {"update_ratio", "gradient_flow", "no_gradient"},
     "bad_init": DOWNSTREAM | {"init_loss", "preact_scale"},
     "input_scale": DOWNSTREAM | {"init_loss", "preact_scale", "eps_dominates", "lr_too_low"},
@@ -67,12 +90,16 @@ def explain(run: dict, symptoms: list[Finding] | None = None) -> Diagnosis:
     symptoms = diagnose(run) if symptoms is None else symptoms
     found = []
     for cause in ORDER:
-        evidence = TESTS[cause](run) if cause in TESTS else FROM_SYMPTOMS[cause](run, symptoms)
+        test = ALL_TESTS.get(cause)
+        evidence = test(run) if test else FROM_SYMPTOMS[cause](run, symptoms)
         if evidence:
             found.append(Cause(cause, evidence))
     if found and found[0].id != "diverged" and found[-1].id == "diverged":
         found.pop()  # a divergence whose cause the evidence shows is that cause's consequence
     if not found:
+        why = unexplained(run)
+        if why:
+            return Diagnosis("unexplained", [Cause("unexplained", why)], [], symptoms)
         return Diagnosis("healthy", [], [], symptoms)
     explained = EXPLAINS.get(found[0].id, set()) | {found[0].id}
     consequences = [f for f in symptoms if f.rule in explained or SIGN_OF.get(f.rule) in explained]

@@ -218,7 +218,8 @@ def healthy_summary(run: dict) -> str:
     first, hidden = next(iter(tags.layers(last)), None), first_hidden(init) or first_hidden(last)
     std, dead = (tags.preact_std(hidden), tags.dead(hidden)) if hidden else (None, None)
     what = "ReLUs" if _activation(run) == "relu" else "units"
-    parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln 10 = 2.30)" if tags.LOSS_INIT in init else None,
+    c = run.get("classes") or 10
+    parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln {c} = {math.log(c):.2f})" if tags.LOSS_INIT in init else None,
              f"pre-activation std at init {init[std]:.2f}" if std in init else None,
              f"dead {what} {last[dead]:.0%}" if dead in last else None,
              f"update ratio {last[tags.update_ratio(first)]:.1e} (layer {first})"

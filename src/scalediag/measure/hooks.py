@@ -79,6 +79,7 @@ class Diagnostics:
         self.target: torch.Tensor | None = None
         self.seen: dict[str, list[torch.Tensor]] = {}
         self.grads: dict[str, list[torch.Tensor]] | None = None  # read_gradients()'s norms
+        self.total: list[torch.Tensor] = []
         self.before: dict[str, list[torch.Tensor]] = {}  # the weights at arm(), copied into buffers kept across steps
         self.buffers: dict[tuple[str, int], torch.Tensor] = {}
         # wraps each hook: scalediag.watch turns an error of its own into a warning, never the user's exception
@@ -101,8 +102,11 @@ class Diagnostics:
         optimizer step follows before collect(), whose size to measure."""
         self.disarm()
         self.armed, self.target, self.seen, self.retained, self.grads = True, target, {}, {}, None
-        self.before = {name: [self._copy(name, p) for p in trainable(m)] for name, m in self.modules.items()
-                       if trainable(m)} if update else {}
+        self.total: list[torch.Tensor] = []  # the whole model's gradient norm, per optimizer
+        self.before = {}
+        for name, m in self.modules.items() if update else ():
+            if copies := [self._copy(name, p) for p in trainable(m)]:
+                self.before[name] = copies
         hook = self.guard
         for name in self.layers.others:
             self.handles.append(self.modules[name].register_forward_hook(hook(self._layer_hook(name))))
@@ -124,6 +128,10 @@ class Diagnostics:
         those read before)."""
         found = grad_norms(self.modules, params)
         self.grads = {**(self.grads or {}), **{k: (self.grads or {}).get(k, []) + v for k, v in found.items()}}
+        # every parameter's gradient, biases too: what clip_grad_norm_ bounds
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None and (params is None or id(p) in params)]
+        if grads:
+            self.total.append(torch.linalg.vector_norm(torch.stack([n.float() for n in torch._foreach_norm(grads)])))
 
     # hooks: they keep references only, what is measured is decided in collect() and statistics()
     def _keep(self, key: str, value: torch.Tensor) -> None:
@@ -166,6 +174,8 @@ class Diagnostics:
         keeps a capture beyond the step copies it (monitor.Pending)."""
         self.disarm()
         names, norms = step_norms(self.modules, self.retained, self.before, self.grads)
+        if self.total:
+            names, norms = [*names, tags.GRAD_TOTAL], [*norms, torch.linalg.vector_norm(torch.stack(self.total))]
         tensors = {"norms": torch.stack(norms)} if norms else {}
         for key, parts in self.seen.items():
             tensors[key] = parts[0] if len(parts) == 1 else torch.cat(parts)

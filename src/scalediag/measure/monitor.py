@@ -75,10 +75,11 @@ class StepMonitor:
     """
 
     def __init__(self, diag: Diagnostics, writer: RunWriter, every: int, step: int = 0, early: tuple[int, ...] = (),
-                 strict: bool = True):
+                 strict: bool = True, on_row=None):
         """strict: drain() raises Diverged (the Hydra app ends the run there); otherwise the first divergence is
-        kept in `diverged` and measuring goes on (scalediag.watch never stops the user's loop)."""
-        self.diag, self.writer, self.every, self.strict = diag, writer, every, strict
+        kept in `diverged` and measuring goes on (scalediag.watch never stops the user's loop). on_row(step,
+        values): called with each measured step's statistics as they are drained."""
+        self.diag, self.writer, self.every, self.strict, self.on_row = diag, writer, every, strict, on_row
         self.diverged: Diverged | None = None
         self.early = frozenset(early)
         self.early_rows: dict[str, dict[str, float]] = {}  # by step as metrics.json keys it, in step order
@@ -122,6 +123,8 @@ class StepMonitor:
         stats = {**loss, **self.diag.statistics(capture)}  # the loss first: the divergence it shows is named first
         for step, values in zip(steps, to_rows(stats)):
             self.writer.scalars(values, step)
+            if self.on_row is not None:
+                self.on_row(step, values)
             if step in self.early:
                 self.early_rows[str(step)] = values
             regular = step % self.every == 0  # an early step off the cadence would bias its epoch's means

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import tags
-from .layers import biases_of, trainable, weights_of
+from .layers import is_bias, own_parameters, trainable
 
 # a larger weight tensor's update is measured on an evenly strided sample of this many entries: copying a 23M-entry
 # embedding at each logging step would cost more than the step
@@ -57,10 +57,9 @@ def step_norms(modules: dict[str, nn.Module], retained: dict[str, list[torch.Ten
     (grad_norms), else read now."""
     tensors, owner = [], []  # each tensor whose 2-norm is wanted, and the tag it belongs to
     for name, m in modules.items():
-        tensors += [p.detach() for p in weights_of(m)]
-        owner += [tags.weight_norm(name)] * len(weights_of(m))
-        tensors += [p.detach() for p in biases_of(m)]
-        owner += [tags.bias_norm(name)] * len(biases_of(m))
+        for n, p in own_parameters(m):
+            tensors.append(p.detach())
+            owner.append(tags.bias_norm(name) if is_bias(n) else tags.weight_norm(name))
     if grads is None:
         grads = grad_norms(modules)
     sizes: dict[str, int] = {}
@@ -105,9 +104,12 @@ def gradient_shares(modules: dict[str, nn.Module], loss: torch.Tensor) -> dict[s
     for (name, _), g in zip(owned, grads):
         if g is not None:  # None: a layer the loss does not reach
             sums.setdefault(name, []).append(g.detach().reshape(-1))
-    found = {}
+    found, total = {}, []
     for name, gs in sums.items():
         g = gs[0] if len(gs) == 1 else torch.cat(gs)
         found[tags.grad_mean_abs(name)] = g.abs().mean().float()
         found[tags.grad_zero_fraction(name)] = (1 - g.sign().abs().mean()).float()  # 6x faster than (g == 0)
+        total.append(torch.linalg.vector_norm(g).float())
+    if total:
+        found[tags.GRAD_PROBE_TOTAL] = torch.linalg.vector_norm(torch.stack(total))
     return found

@@ -14,15 +14,23 @@ one's input is the first one's output, reshaped at most: the same storage at the
 between them does count as one), and whether a sample's output depends on the other samples of its batch (one sample
 replaced by another, the others' outputs compared).
 
+And what the schedule and the data look like: each param group's learning rate and weight decay at the measured
+steps; each measured step's most-predicted class and its share of the batch, and the model's total gradient norm
+(step statistics, handed over as they are drained); the inputs' scale in training (measured steps) and in
+evaluation (every forward pass without autograd that is not scalediag's own), as running sums on the device.
+
 Everything kept as device tensors until `summary()` at an epoch's end: nothing here syncs within an epoch.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from .inputs import call, evaluating, length, logits_of, rows, tensors
+from .. import tags
+from .inputs import call, evaluating, floating, length, logits_of, rows, tensors
 from .layers import Layers, trainable
 
 MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
@@ -53,6 +61,11 @@ class ProgramChecks:
         self.not_optimized: dict[str, int] = {}  # layer -> first step it got a gradient
         self.no_gradient: dict[str, list] = {}  # layer that ran -> [(step, ||grad|| or None where a weight had none)]
         self.structure: dict = {}
+        self.lr: dict[str, list] = {"steps": [], "lr": []}
+        self.weight_decay = [g.get("weight_decay") for opt in optimizers[:1] for g in opt.param_groups]
+        self.batches: dict[str, list] = {"steps": [], "top_class": [], "top_share": []}
+        self.grad_total: dict[str, list] = {"steps": [], "norm": []}
+        self.inputs: dict[str, list | None] = {"train": None, "eval": None}  # [sum x^2, sum x, n, min, max]
 
     # at a measured step
     def arm(self, step: int) -> None:
@@ -87,10 +100,14 @@ class ProgramChecks:
 
         return hook
 
-    def before_step(self) -> None:
-        """At the optimizer's step pre-hook of a measured step: who got a gradient, and who did not."""
+    def before_step(self, optimizer, first: bool) -> None:
+        """At an optimizer's step pre-hook of a measured step (first: the first optimizer given): who got a gradient,
+        and who did not; the learning rates it steps with."""
         if not self.handles:
             return
+        if first and self.step not in self.lr["steps"][-1:]:
+            self.lr["steps"].append(self.step)
+            self.lr["lr"].append([float(g["lr"]) for g in optimizer.param_groups])
         for name, m in self.layers.modules.items():
             for p in m.parameters(recurse=False):
                 if p.requires_grad and p.grad is not None and id(p) not in self.optimized:
@@ -103,6 +120,28 @@ class ProgramChecks:
                 norm = torch.linalg.vector_norm(torch.stack([g.detach().float().norm() for g in grads])) \
                     if len(grads) == len(weights) else None
                 self.no_gradient.setdefault(name, []).append((self.step, norm))
+
+    def see_row(self, step: int, values: dict) -> None:
+        """A measured step's statistics as drained (host floats): the batch's predictions, the total gradient."""
+        if tags.TOP_SHARE in values:
+            self.batches["steps"].append(step)
+            self.batches["top_class"].append(int(values[tags.TOP_CLASS]))
+            self.batches["top_share"].append(values[tags.TOP_SHARE])
+        if tags.GRAD_TOTAL in values:
+            self.grad_total["steps"].append(step)
+            self.grad_total["norm"].append(values[tags.GRAD_TOTAL])
+
+    def see_input(self, args, kwargs, mode: str) -> None:
+        """A forward pass's first floating-point input, into the running sums of its mode (train or eval)."""
+        x = floating(list(args) + [v for v in kwargs.values() if torch.is_tensor(v)])
+        if x is None or not x.numel():
+            return
+        x = x.detach().float()
+        found = [x.square().sum(), x.sum(), x.numel(), x.amin(), x.amax()]
+        kept = self.inputs[mode]
+        self.inputs[mode] = found if kept is None else \
+            [kept[0] + found[0], kept[1] + found[1], kept[2] + found[2], torch.minimum(kept[3], found[3]),
+             torch.maximum(kept[4], found[4])]
 
     def collect(self) -> None:
         if self.before:
@@ -118,13 +157,15 @@ class ProgramChecks:
     # once, on the probe
     @torch.no_grad()
     def check_structure(self, x) -> None:
-        outputs: dict[int, tuple[str, int]] = {}  # storage -> (layer, version) of each weight layer's output
+        # storage -> (layer, version, the output itself) of each weight layer's output: kept alive until the check
+        # ends, so that no later tensor is allocated at its address (without autograd it would be freed at once)
+        outputs: dict[int, tuple[str, int, torch.Tensor]] = {}
         pairs: list[list[str]] = []
 
         def output_hook(name):
             def hook(module, inputs, output):
                 if torch.is_tensor(output):
-                    outputs[output.untyped_storage().data_ptr()] = (name, output._version)
+                    outputs[output.untyped_storage().data_ptr()] = (name, output._version, output)
 
             return hook
 
@@ -177,7 +218,14 @@ class ProgramChecks:
             values = [None if v is None else float(v) for _, v in seen]
             no_grad[name] = {"steps": len(values), "none": sum(v is None for v in values),
                              "zero": sum(v == 0 for v in values), "first": seen[0][0]}
+        inputs = {}
+        for mode, kept in self.inputs.items():
+            if kept is not None:
+                squares, total, n, low, high = (float(v) for v in kept)
+                inputs[mode] = {"rms": math.sqrt(squares / n), "mean": total / n, "min": low, "max": high}
         return {"measured_steps": self.measured, "eval_mode": {"steps": self.eval_steps, "modules": self.eval_modules},
+                "lr": {**self.lr, "weight_decay": self.weight_decay}, "batches": self.batches,
+                "grad_total": self.grad_total, "inputs": inputs,
                 "stale_gradient": {"steps": sum(b > 0 for _, b, _ in stale), "of": len(stale),
                                    "worst": {"step": worst[0], "before": worst[1], "new": worst[2]}
                                    if worst and worst[1] > 0 else None},

@@ -33,10 +33,11 @@ class OptimizerSteps:
         self.stepped = False  # ... and an optimizer has stepped in it
         self.armed = False  # ... and it is measured
         self.forwards = False  # a forward pass of the watched module has begun a step
+        self.paused = False  # scalediag's own forward passes (the probe): neither steps nor the user's evaluation
         self.handles: list = []
 
     def attach(self) -> None:
-        self.handles.append(self.model.register_forward_pre_hook(self.guard(self._forward)))
+        self.handles.append(self.model.register_forward_pre_hook(self.guard(self._forward), with_kwargs=True))
         for opt in self.optimizers:
             self.handles.append(opt.register_step_pre_hook(self.guard(self._before_step)))
             self.handles.append(opt.register_step_post_hook(self.guard(self._after_step)))
@@ -53,19 +54,24 @@ class OptimizerSteps:
     def step(self) -> int:
         return self.monitor.step
 
-    def _forward(self, module, args) -> None:
-        if not torch.is_grad_enabled():
+    def _forward(self, module, args, kwargs) -> None:
+        if self.paused:
+            return
+        if not torch.is_grad_enabled():  # the user's evaluation: only its inputs' scale is kept
+            self.checks.see_input(args, kwargs, "eval")
             return
         self.forwards = True
         if not self.open or self.stepped:
             self._begin()
+        if self.armed:
+            self.checks.see_input(args, kwargs, "train")
 
     def _before_step(self, optimizer, args, kwargs) -> None:
         if not self.open or (self.stepped and not self.forwards):
             self._begin()
         if self.armed:
             self.diag.read_gradients(self.params[id(optimizer)])
-            self.checks.before_step()
+            self.checks.before_step(optimizer, optimizer is self.optimizers[0])
 
     def _after_step(self, optimizer, args, kwargs) -> None:
         if self.open and not self.stepped:

@@ -68,7 +68,7 @@ class Watch:
         self.early, self.probe_batch, self.loss_fn = tuple(early), probe, loss_fn
         self.name, self.clip_eps = name or self.dir.name, clip_eps
         self.epoch, self.started, self.off, self.diverged = 0, None, None, None
-        self.steps = None
+        self.steps, self.lr_written = None, 0
 
     def _config(self) -> dict:
         """What metrics.json's config holds for a watched run: the report's keys, with what watch can know."""
@@ -90,12 +90,14 @@ class Watch:
         self.record.update(device=str(device_of(self.model)), threads=torch.get_num_threads(), classes=self.classes)
         self.record.start_epoch(1)
         self._unseen_warning()
-        monitor = StepMonitor(self.diag, self.writer, self.every, early=self.early, strict=False)
-        self.probe = Probe(self.diag, *self.probe_batch, self.loss_fn) if self.probe_batch is not None else None
         self.checks = ProgramChecks(self.model, self.diag.layers, self.optimizers)
+        monitor = StepMonitor(self.diag, self.writer, self.every, early=self.early, strict=False,
+                              on_row=self.checks.see_row)
+        self.probe = Probe(self.diag, *self.probe_batch, self.loss_fn) if self.probe_batch is not None else None
         self.steps = OptimizerSteps(self.model, self.optimizers, monitor, self.checks, self._guarded)
         if self.probe is not None:
-            self._safely(lambda: self.record.update(init=self.probe.measure(self.writer, step=0, at_init=True)))
+            self._safely(lambda: self.record.update(init=self.probe.measure(self.writer, step=0, at_init=True),
+                                                    labels=label_summary(self.probe_batch[1], self.classes)))
             self._safely(lambda: self.checks.check_structure(self.probe_batch[0]))
         self._safely(lambda: self.record.update(program=self.checks.summary()))
         self.steps.attach()
@@ -158,8 +160,9 @@ class Watch:
         diag = self._safely(self._measure_epoch) or {}
         self._check(diag, train_loss)
         now = time.perf_counter()
-        result = {"epoch": self.epoch, "train_loss": _float(train_loss), "test_loss": _float(test_loss),
-                  "test_acc": _float(test_acc), "never_predicted": None, "seconds": now - self.started, "diag": diag}
+        result = {"epoch": self.epoch, "step": self.steps.step, "train_loss": _float(train_loss),
+                  "test_loss": _float(test_loss), "test_acc": _float(test_acc), "never_predicted": None,
+                  "seconds": now - self.started, "diag": diag}
         self.started = now
         self.record.end_epoch(result)
         self.record.start_epoch(self.epoch + 1)
@@ -171,7 +174,15 @@ class Watch:
         step = self.steps.step
         diag = self.steps.monitor.epoch_means()
         if self.probe is not None:
-            diag.update(self.probe.measure(self.writer, step))
+            self.steps.paused = True
+            try:
+                diag.update(self.probe.measure(self.writer, step))
+            finally:
+                self.steps.paused = False
+        lrs = self.checks.lr
+        for s, values in zip(lrs["steps"][self.lr_written :], lrs["lr"][self.lr_written :]):
+            self.writer.scalars({tags.lr(i): v for i, v in enumerate(values)}, s)
+        self.lr_written = len(lrs["steps"])
         diag.update(self.writer.scalars(self.diag.adam(self.optimizers), step))
         return diag
 
@@ -220,6 +231,14 @@ class Watch:
         finally:
             self.writer.__exit__(kind, error, traceback)
         return False  # the loop's exception goes on
+
+
+def label_summary(y: torch.Tensor, classes: int) -> dict:
+    """The probe's labels: how many classes, their entropy (the loss of predicting their frequencies) and the most
+    frequent one's share (the accuracy of always predicting it)."""
+    shares = torch.bincount(y.reshape(-1).long().cpu(), minlength=classes).double() / y.numel()
+    entropy = float(-(shares[shares > 0] * shares[shares > 0].log()).sum()) + 0.0  # not -0.0
+    return {"classes": classes, "entropy": entropy, "prior": float(shares.max())}
 
 
 def _optimizer(opt) -> dict:
