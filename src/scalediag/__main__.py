@@ -1,5 +1,6 @@
 """`python -m scalediag [overrides]` and `scalediag [overrides]`: the Hydra app on conf/ (one run, or one job of a sweep;
-the sweep's checks and report are run/callbacks.py); `scalediag report DIR`."""
+the sweep's checks and report are run/callbacks.py); `scalediag report DIR`; `scalediag run script.py [args]`
+(integrations/script.py)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,10 @@ def report_main(argv: list[str]) -> int:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         sys.exit(report_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "run":
+        from .integrations.script import run
+
+        sys.exit(run(sys.argv[2:]))
     app()
 
 

@@ -22,6 +22,7 @@ GAIN_BROKEN = (0.1, 4.0)  # outside: bad_init (below 0.1 the units are all but i
 PREACT_RANGE = (0.05, 10.0)  # first hidden layer's pre-activation std at init; about 1 is the design point
 PROBS_SUM_DEV = 1e-3  # outputs in [0, 1] whose rows sum to 1 within this are probabilities
 NOISE_GAP = 0.05  # test accuracy minus the accuracy on the model's own training labels (probe set of 1000)
+PROBE_SAMPLES = 1000  # the Hydra app's probe set (diag.probe_size); a watched run records its own
 EARLY_RATIO_MAX = 0.1  # an early step's ||dw||/||w||: 10x the healthy range's top (Adam at lr 1e-3: 0.02 at step 1)
 RATIO_MIN = 1e-4  # every layer's per-step ||dw||/||w|| below this in the last epoch: the steps are too small
 FAILING_LOSS = 0.4  # final training loss above this x ln(classes): the run has not learned
@@ -117,11 +118,17 @@ def label_noise(run: dict) -> str | None:
     final, last = run.get("final") or {}, last_diag(run)
     test, own = final.get("test_acc"), last.get(tags.ACC_PROBE)
     chance = 1 / _classes(run)
-    if test is None or own is None or test < 2 * chance or test - own < NOISE_GAP:
+    if test is None or own is None or test < 2 * chance:
+        return None
+    # a small probe's accuracy is noisy: the gap must also exceed 3 standard errors of it (64 images: ~0.15)
+    samples = (run.get("labels") or {}).get("samples") or PROBE_SAMPLES
+    gap = max(NOISE_GAP, 3 * math.sqrt(own * (1 - own) / samples))
+    if test - own < gap:
         return None
     share = (test - own) / (test - chance)  # own = (1 - share) test + share / C, for labels replaced at random
     return (f"the model agrees with the test labels ({test:.3f}) more than with its own training labels ({own:.3f} "
-            f"on the probe set; gap threshold {NOISE_GAP}): about {share:.0%} of the training labels look random")
+            f"on the probe set of {samples}; gap threshold {gap:.2g}): about {share:.0%} of the training labels look "
+            f"random")
 
 
 def eps_dominates(run: dict, symptoms: list[Finding]) -> str | None:

@@ -238,7 +238,7 @@ def label_summary(y: torch.Tensor, classes: int) -> dict:
     frequent one's share (the accuracy of always predicting it)."""
     shares = torch.bincount(y.reshape(-1).long().cpu(), minlength=classes).double() / y.numel()
     entropy = float(-(shares[shares > 0] * shares[shares > 0].log()).sum()) + 0.0  # not -0.0
-    return {"classes": classes, "entropy": entropy, "prior": float(shares.max())}
+    return {"classes": classes, "entropy": entropy, "prior": float(shares.max()), "samples": int(y.numel())}
 
 
 def _optimizer(opt) -> dict:

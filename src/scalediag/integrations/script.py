@@ -1,0 +1,196 @@
+"""`scalediag run [--every N] [--dir DIR] [--epoch-steps N] script.py [args...]`: the user's script, unchanged, under
+scalediag.watch, the way `python -m cProfile script.py` profiles one.
+
+How it finds what to watch, through torch's global hooks only (nothing of torch's is assigned):
+- the model: the first module called at the top level (not from inside another module) with autograd on whose
+  parameters the first optimizer to step holds; watch attaches at that optimizer's first step, before its update;
+- the probe: that module's first training inputs (a copy of them), with the labels its loss showed: the target of
+  a loss module (nn.CrossEntropyLoss, nn.NLLLoss, ...) or of F.cross_entropy / F.nll_loss (seen through a
+  TorchFunctionMode that is active only until the first step); without labels, no probe;
+- epochs: an epoch ends where the script evaluates (forward passes of the model without autograd) and trains again,
+  or at its end; a script that never evaluates gets an epoch every --epoch-steps optimizer steps (default 500).
+  The epoch's training loss is the mean of the loss module's outputs where there is one (else none), its test
+  loss and accuracy those of the loss module during the evaluation.
+When the script ends (also on an exception or Ctrl-C) the diagnosis is printed and the script's own exit code
+returned; the record stays for `scalediag report`.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import traceback
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.overrides import TorchFunctionMode
+
+from ..explain.chain import run_text
+from ..measure.watch import Watch
+from ..record import read
+
+LABELLED = {F.cross_entropy: 1, F.nll_loss: 1}  # functional losses -> the position of their target
+
+
+class _Labels(TorchFunctionMode):
+    """Sees the target of the first functional loss call; active only until watch attaches."""
+
+    def __init__(self, found: dict):
+        super().__init__()
+        self.found = found
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in LABELLED and "target" not in self.found:
+            target = kwargs.get("target", args[LABELLED[func]] if len(args) > LABELLED[func] else None)
+            if torch.is_tensor(target):
+                self.found["target"] = target.detach().clone()
+        return func(*args, **kwargs)
+
+
+class ScriptWatch:
+    def __init__(self, log_dir: Path, every: int, epoch_steps: int):
+        self.dir, self.every, self.epoch_steps = log_dir, every, epoch_steps
+        self.depth, self.roots, self.labels = 0, {}, {}
+        self.watch: Watch | None = None
+        self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
+        self.evaluating, self.steps_at_epoch, self.gave_up = False, 0, False
+        self.mode = _Labels(self.labels)
+        self.handles = [register_module_forward_pre_hook(self._pre), register_module_forward_hook(self._post),
+                        register_optimizer_step_pre_hook(self._first_step)]
+        self.own: list = []  # hooks on the model and its loss once watched
+
+    # before watch attaches: find the model, its first inputs and labels
+    def _pre(self, module, args):
+        if self.watch is None and self.depth == 0 and torch.is_grad_enabled() and id(module) not in self.roots:
+            self.roots[id(module)] = (module, [a.detach().clone() if torch.is_tensor(a) else a for a in args])
+        self.depth += 1
+
+    def _post(self, module, args, output):
+        self.depth -= 1
+        if self.watch is None and isinstance(module, nn.modules.loss._Loss) and len(args) > 1 and \
+                torch.is_tensor(args[1]) and not args[1].is_floating_point():
+            self.labels.setdefault("target", args[1].detach().clone())
+            self.loss_module = module
+
+    def _first_step(self, optimizer, args, kwargs):
+        if self.watch is not None or self.gave_up:
+            return
+        held = {id(p) for g in optimizer.param_groups for p in g["params"]}
+        model = next((m for m, _ in self.roots.values() if any(id(p) in held for p in m.parameters())), None)
+        if model is None:
+            return
+        inputs = self.roots[id(model)][1]
+        target = self.labels.get("target")
+        probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) \
+            if target is not None and inputs and torch.is_tensor(inputs[0]) and len(target) == len(inputs[0]) else None
+        self.mode.__exit__(None, None, None)
+        try:
+            self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=probe,
+                               name=self.dir.name).__enter__()
+        except (TypeError, ValueError) as e:  # never into the script's own optimizer step
+            print(f"scalediag run: not watching: {e}", file=sys.stderr)
+            self.gave_up = True
+            return
+        if probe is None:
+            print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
+                  "watching without a probe", file=sys.stderr)
+        self.own.append(model.register_forward_pre_hook(self._model_call))
+        loss = getattr(self, "loss_module", None)
+        if loss is not None:
+            self.own.append(loss.register_forward_hook(self._loss))
+
+    # once watched: epochs and the losses
+    def _model_call(self, module, args):
+        for h in self.handles:  # the global hooks are not needed any more (removed outside their own iteration)
+            h.remove()
+        self.handles = []
+        if self.watch.steps.paused:  # watch's own probe
+            return
+        steps = self.watch.steps.step
+        if torch.is_grad_enabled():
+            if self.evaluating or steps - self.steps_at_epoch >= self.epoch_steps:
+                self.end_epoch()
+            self.evaluating = False
+        elif steps > self.steps_at_epoch:
+            self.evaluating = True
+
+    def _loss(self, module, args, output):
+        mode = "train" if torch.is_grad_enabled() else "eval"
+        if torch.is_tensor(output) and output.numel() == 1:
+            self.losses[mode].append(output.detach())
+        if mode == "eval" and len(args) > 1 and torch.is_tensor(args[0]) and args[0].dim() == 2:
+            self.losses["correct"] += (args[0].argmax(1) == args[1]).sum()
+            self.losses["seen"] += len(args[1])
+
+    def end_epoch(self) -> None:
+        if self.watch is None or self.watch.steps.step == self.steps_at_epoch:
+            return
+        mean = lambda v: float(torch.stack(v).float().mean()) if v else None  # noqa: E731
+        seen = self.losses["seen"]
+        self.watch.epoch_end(train_loss=mean(self.losses["train"]), test_loss=mean(self.losses["eval"]),
+                             test_acc=float(self.losses["correct"]) / seen if seen else None)
+        self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
+        self.steps_at_epoch = self.watch.steps.step
+
+    def close(self, error: BaseException | None) -> None:
+        for h in [*self.handles, *self.own]:
+            h.remove()
+        if self.watch is None:
+            self.mode.__exit__(None, None, None)
+            return
+        if error is None:  # the epoch in progress is finished by the script's end; after an error it is not
+            self.end_epoch()
+        kind = type(error) if error is not None else None
+        self.watch.__exit__(kind, error, error.__traceback__ if error is not None else None)
+
+
+def run(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scalediag run", description="run a training script under scalediag.watch")
+    parser.add_argument("--every", type=int, default=50, help="measure every N optimizer steps (and the early ones)")
+    parser.add_argument("--dir", type=Path, default=None, help="where the record goes (default runs/<script name>)")
+    parser.add_argument("--epoch-steps", type=int, default=500, help="an epoch every N steps where none is visible")
+    parser.add_argument("script", type=Path)
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    opts = parser.parse_args(argv)
+    if not opts.script.is_file():
+        print(f"scalediag run: error: {opts.script}: no such script", file=sys.stderr)
+        return 2
+    log_dir = opts.dir or Path("runs") / opts.script.stem
+    try:
+        from ..measure import arguments
+
+        arguments.every(opts.every)
+        arguments.log_dir(log_dir)
+    except (TypeError, ValueError) as e:
+        print(f"scalediag run: error: {e}", file=sys.stderr)
+        return 2
+    watcher = ScriptWatch(log_dir, opts.every, opts.epoch_steps)
+    sys.argv = [str(opts.script), *opts.args]
+    sys.path.insert(0, str(opts.script.resolve().parent))
+    code, error = 0, None
+    watcher.mode.__enter__()
+    try:
+        runpy.run_path(str(opts.script), run_name="__main__")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        error = e if code else None
+    except KeyboardInterrupt as e:
+        code, error = 130, e
+    except BaseException as e:  # the script's own error: shown as Python would, then its exit code
+        traceback.print_exc()
+        code, error = 1, e
+    watcher.close(error)
+    if watcher.watch is None:
+        print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)
+        return code
+    record = read(watcher.watch.dir / "metrics.json")
+    print(f"scalediag: diagnosis of {opts.script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`):\n"
+          f"{run_text(record)}", file=sys.stderr)
+    return code

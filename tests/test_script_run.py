@@ -1,0 +1,90 @@
+"""`scalediag run script.py`: a plain training script, unchanged, watched through torch's global hooks; its
+diagnosis printed, its exit code kept, its record left for the report."""
+
+import json
+import sys
+import textwrap
+
+from conftest import run_cli
+
+SCRIPT = textwrap.dedent('''
+    """A user's script: band images (each class lights a band of rows), an MLP, Adam, an evaluation per epoch."""
+    import sys
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    def images(n, seed):
+        rng = np.random.default_rng(seed)
+        labels = rng.integers(0, 10, n)
+        x = rng.integers(0, 60, (n, 28, 28))
+        for i, c in enumerate(labels):
+            x[i, 2 * c + 4 : 2 * c + 7, :] += 180
+        return torch.tensor(x.clip(0, 255), dtype=torch.float32), torch.tensor(labels)
+
+    divisor = float(sys.argv[1])
+    x, y = images(1024, 0)
+    xt, yt = images(256, 1)
+    x, xt = x / divisor, xt / divisor
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = nn.CrossEntropyLoss() if sys.argv[2] == "module" else F.cross_entropy
+    for epoch in range(3):
+        model.train()
+        for i in range(0, 1024, 32):
+            loss = criterion(model(x[i : i + 32]), y[i : i + 32])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if len(sys.argv) > 3 and epoch == 1:
+                raise RuntimeError("the script's own bug")
+        model.eval()
+        with torch.no_grad():
+            out = model(xt)
+            print(f"epoch {epoch + 1}: test loss {criterion(out, yt).item():.3f}")
+''')
+
+
+def _run(tmp_path, *args):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / "run"
+    p = run_cli(["run", "--every", "4", "--dir", str(out), str(script), *args], cwd=tmp_path)
+    return p, out
+
+
+def test_a_healthy_script_is_watched_unchanged_and_called_healthy(tmp_path):
+    p, out = _run(tmp_path, "255", "module")
+    assert p.returncode == 0, p.stderr
+    assert [line for line in p.stdout.splitlines() if line.startswith("epoch")] == \
+        [line for line in run_plain(tmp_path, "255", "module").splitlines() if line.startswith("epoch")]
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["steps"] == 96 and len(record["history"]) == 3
+    assert [h["step"] for h in record["history"]] == [32, 64, 96]  # an epoch ends where the script evaluates
+    assert record["history"][-1]["test_loss"] is not None and record["init"] is not None
+    assert "diagnosis of" in p.stderr and "healthy" in p.stderr
+
+
+def test_raw_pixels_with_a_functional_loss_are_input_scale(tmp_path):
+    p, out = _run(tmp_path, "1", "functional")
+    assert p.returncode == 0, p.stderr
+    assert "(input_scale)" in p.stderr  # the probe's labels seen through F.cross_entropy
+
+
+def test_a_script_that_raises_keeps_its_exit_code_and_a_failed_record(tmp_path):
+    p, out = _run(tmp_path, "255", "module", "fail")
+    assert p.returncode == 1
+    assert "RuntimeError: the script's own bug" in p.stderr
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "RuntimeError: the script's own bug"
+    assert len(record["history"]) == 1
+
+
+def run_plain(tmp_path, *args):
+    import subprocess
+
+    script = tmp_path / "train.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True,
+                          cwd=tmp_path).stdout
