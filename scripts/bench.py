@@ -9,6 +9,7 @@
     python scripts/bench.py startup [--reps 5]     # whole processes against import torch -> bench_startup.json
     python scripts/bench.py doctor             # injected faults, four doctors scored        -> bench_doctor.json
     python scripts/bench.py watch [--reps 15]  # scalediag.watch's cost on a small CNN's loop -> bench_watch.json
+    python scripts/bench.py integrations [--reps 3]  # scalediag run, Lightning's callback -> bench_integrations.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -31,12 +32,13 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import doctor, epoch, loop, processes, watch, writer
+from benchmarks import doctor, epoch, integrations, loop, processes, watch, writer
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")  # scripts/test_variants.sh
 SUITES = {"epoch": epoch.epoch_suite, "batch": loop.batch_suite, "sweep": processes.sweep_suite,
           "choices": loop.choices_suite, "writer": writer.writer_suite, "optimizer": epoch.optimizer_suite,
-          "startup": processes.startup_suite, "doctor": doctor.doctor_suite, "watch": watch.watch_suite}
+          "startup": processes.startup_suite, "doctor": doctor.doctor_suite, "watch": watch.watch_suite,
+          "integrations": integrations.integrations_suite}
 
 
 def machine() -> dict:

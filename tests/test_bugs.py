@@ -79,7 +79,8 @@ class Regularised(nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(0)
-        self.fc1, self.bn, self.drop, self.fc2 = nn.Linear(20, 64), nn.BatchNorm1d(64), nn.Dropout(0.3), nn.Linear(64, 4)
+        self.fc1, self.bn = nn.Linear(20, 64), nn.BatchNorm1d(64)
+        self.drop, self.fc2 = nn.Dropout(0.3), nn.Linear(64, 4)
 
     def forward(self, x):
         return self.fc2(self.drop(F.relu(self.bn(self.fc1(x)))))

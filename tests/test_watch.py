@@ -156,7 +156,8 @@ def test_import_scalediag_loads_no_torch_hydra_omegaconf_or_matplotlib():
     import subprocess
     import sys
 
-    code = ("import sys, scalediag; print(sorted(m for m in ('torch', 'hydra', 'omegaconf', 'matplotlib') "
-            "if m in sys.modules)); scalediag.watch; print('hydra' in sys.modules, 'matplotlib' in sys.modules)")
+    code = ("import sys, scalediag; print(sorted(m for m in ('torch', 'hydra', 'omegaconf', 'matplotlib', "
+            "'lightning', 'transformers') if m in sys.modules)); scalediag.watch; "
+            "print('hydra' in sys.modules, 'matplotlib' in sys.modules, 'lightning' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out == "[]\nFalse False\n"
+    assert out == "[]\nFalse False False\n"

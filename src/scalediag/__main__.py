@@ -1,5 +1,5 @@
-"""`python -m scalediag [overrides]` and `scalediag [overrides]`: the Hydra app on conf/ (one run, or one job of a sweep;
-the sweep's checks and report are run/callbacks.py); `scalediag report DIR`; `scalediag run script.py [args]`
+"""`python -m scalediag [overrides]` and `scalediag [overrides]`: the Hydra app on conf/ (one run, or one job of a
+sweep; the sweep's checks and report are run/callbacks.py); `scalediag report DIR`; `scalediag run script.py [args]`
 (integrations/script.py)."""
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ MIXING = 1e-4  # other samples' outputs moved by this share of the outputs' scal
 RELU_ZEROS = 0.2  # share of the outputs exactly 0 at init: healthy logits are never exactly 0
 TANH_PRESSED = 0.9  # the last epoch's smallest and largest output beyond -0.9 and 0.9, never beyond -1 and 1
 PROBS_SUM_DEV = 1e-3  # rows summing to 1 within this are a softmax's (double_softmax), not a sigmoid's
+SIGMOID_HIGH = 0.25  # the largest output at init at least this (a sigmoid's at init: 0.58-0.76 here)
 SOFTMAX_LOSSES = ("cross_entropy", "keras_clipped")
 
 
@@ -69,7 +70,8 @@ def eval_mode(run: dict) -> str | None:
         return None
     kinds = sorted(set((found.get("modules") or {}).values()))
     first, last = _epoch_of(run, steps[0]), _epoch_of(run, steps[-1])
-    when = (f"epochs {first}-{last}" if first != last else f"epoch {first}") if first else f"steps {steps[0]}-{steps[-1]}"
+    when = (f"epochs {first}-{last}" if first != last else f"epoch {first}") if first else \
+        f"steps {steps[0]}-{steps[-1]}"
     effects = [e for kind, e in (("Dropout", "Dropout off"), ("BatchNorm", "BatchNorm's statistics frozen"))
                if any(k.startswith(kind) for k in kinds)]
     return (f"{when} trained in eval mode: {len(steps)} of the {measured} measured optimizer steps "
@@ -135,7 +137,9 @@ def output_activation(run: dict) -> str | None:
                 f"(threshold {RELU_ZEROS:.0%}; healthy logits are never exactly 0): a ReLU on the output; a class "
                 f"whose logit is cut to 0 passes no gradient, so wrong classes cannot be pushed below 0"
                 + (f" (final training loss {final:.3f})" if final is not None else ""))
-    if low >= 0 and 0 < high <= 1 and dev > PROBS_SUM_DEV:
+    # a sigmoid's outputs centre on 0.5 at init; logits merely small and all positive by chance (a BERT's
+    # classifier at init: within [0.0006, 0.0088]) are not one
+    if low >= 0 and SIGMOID_HIGH <= high <= 1 and dev > PROBS_SUM_DEV:
         floor = -math.log(math.e / (math.e + c - 1))
         return (f"the outputs the loss receives lie in [{low:.2g}, {high:.2g}] at init, rows off 1 by up to "
                 f"{dev:.2g}: a sigmoid on the output; a softmax over logits in [0, 1] gives no class more than "

@@ -133,7 +133,8 @@ def lines(run: dict, diagnosis: Diagnosis) -> list[str]:
 
 def notes(run: dict) -> list[str]:
     frozen = ((run.get("config") or {}).get("model") or {}).get("frozen") or []
-    found = [f"frozen: {', '.join(frozen)} (requires_grad=False: not trained, on purpose; not a fault)"] if frozen else []
+    found = [f"frozen: {', '.join(frozen)} (requires_grad=False: not trained, on purpose; not a fault)"] \
+        if frozen else []
     off = run.get("watch_error")
     if off:
         found.append(f"scalediag.watch stopped measuring at step {off.get('step')} ({off.get('error')}): the epochs "

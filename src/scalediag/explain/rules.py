@@ -219,7 +219,8 @@ def healthy_summary(run: dict) -> str:
     std, dead = (tags.preact_std(hidden), tags.dead(hidden)) if hidden else (None, None)
     what = "ReLUs" if _activation(run) == "relu" else "units"
     c = run.get("classes") or 10
-    parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln {c} = {math.log(c):.2f})" if tags.LOSS_INIT in init else None,
+    parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln {c} = {math.log(c):.2f})"
+             if tags.LOSS_INIT in init else None,
              f"pre-activation std at init {init[std]:.2f}" if std in init else None,
              f"dead {what} {last[dead]:.0%}" if dead in last else None,
              f"update ratio {last[tags.update_ratio(first)]:.1e} (layer {first})"

@@ -113,7 +113,8 @@ def unshuffled(run: dict) -> str | None:
     return (f"batches ordered by class: within each measured batch the model's predictions concentrate on one class "
             f"({share:.0%} of a batch on average; threshold {UNSHUFFLED_SHARE:.0%}, shuffled batches spread them), "
             f"and that class drifts in blocks ({len(set(classes))} classes over {len(later)} measured steps, "
-            f"{blocks:.0%} of consecutive ones the same, threshold {UNSHUFFLED_BLOCKS:.0%}: {shown}){probe}: the data is not shuffled, so each stretch of steps teaches one class and "
+            f"{blocks:.0%} of consecutive ones the same, threshold {UNSHUFFLED_BLOCKS:.0%}: {shown}){probe}: the "
+            f"data is not shuffled, so each stretch of steps teaches one class and "
             f"unlearns the others (DataLoader(shuffle=True), or a shuffling sampler)")
 
 

@@ -187,8 +187,9 @@ class Watch:
         return diag
 
     def _write(self) -> None:
-        given = {tags.LOSS_TRAIN: self.record.history[-1]["train_loss"],
-                 tags.LOSS_TEST: self.record.history[-1]["test_loss"], tags.ACC_TEST: self.record.history[-1]["test_acc"]}
+        last = self.record.history[-1]
+        given = {tags.LOSS_TRAIN: last["train_loss"], tags.LOSS_TEST: last["test_loss"],
+                 tags.ACC_TEST: last["test_acc"]}
         self.writer.scalars({k: v for k, v in given.items() if v is not None}, self.steps.step)
         self.writer.flush()
         self.record.add_early(self.steps.monitor.early_rows)

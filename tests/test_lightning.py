@@ -1,0 +1,96 @@
+"""scalediag's Lightning callback on a small LightningModule (a CNN on the tests' own IDX images, or the real
+Fashion-MNIST's first images where Debian's files are installed): the same losses with and without it, a record the
+report diagnoses, with gradient accumulation and bf16 mixed precision."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+pl = pytest.importorskip("lightning.pytorch", reason="Lightning is not installed (pip install -e '.[test]')")
+
+from scalediag.explain.chain import explain  # noqa: E402
+from scalediag.integrations.lightning import WatchCallback  # noqa: E402
+from scalediag.record import read  # noqa: E402
+
+
+class CNN(pl.LightningModule):
+    def __init__(self, lr: float):
+        super().__init__()
+        self.lr, self.losses = lr, []
+        self.net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                 nn.Linear(8 * 14 * 14, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.losses.append(loss.item())
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        out = self(x)
+        self.log("val_loss", F.cross_entropy(out, y))
+        self.log("val_acc", (out.argmax(1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+@pytest.fixture(scope="module")
+def loaders(tmp_path_factory):
+    from conftest import fake_data, write_fashion
+
+    root = tmp_path_factory.mktemp("lightning") / "data"
+    write_fashion(root / "FashionMNIST" / "raw")
+    data = fake_data(root)
+
+    def loader(split, shuffle):
+        x, y = split.x.float().div(255).unsqueeze(1), split.y.long()
+        g = torch.Generator().manual_seed(0)
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=shuffle,
+                                           generator=g)
+
+    return lambda: (loader(data.train, True), loader(data.test, False))
+
+
+def fit(loaders, log_dir=None, lr=3e-3, **trainer_args):
+    torch.manual_seed(0)
+    model = CNN(lr)
+    train, val = loaders()
+    callbacks = [WatchCallback(log_dir=log_dir, every=4)] if log_dir else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's advice on workers and logging
+        trainer = pl.Trainer(max_epochs=4, accelerator="cpu", devices=1, callbacks=callbacks, logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                             deterministic=True, **trainer_args)
+        trainer.fit(model, train, val)
+    return model.losses, (read(log_dir / "metrics.json") if log_dir else None)
+
+
+@pytest.mark.parametrize("args", [{}, {"accumulate_grad_batches": 2}, {"precision": "bf16-mixed"}],
+                         ids=["plain", "accumulate_2", "bf16_mixed"])
+def test_the_callback_changes_no_loss_and_its_record_is_diagnosed_healthy(loaders, tmp_path, args):
+    plain, _ = fit(loaders, **args)
+    watched, record = fit(loaders, tmp_path / "run", **args)
+    assert watched == plain
+    assert record["status"] == "completed" and len(record["history"]) == 4
+    steps = 16 // args.get("accumulate_grad_batches", 1)  # 512 images, batch 32
+    assert record["steps"] == 4 * steps
+    last = record["history"][-1]
+    assert last["train_loss"] is not None and last["test_loss"] is not None and last["test_acc"] is not None
+    assert record["config"]["model"]["layers"] == ["net.0", "net.4"]
+    assert explain(record).cause == "healthy", explain(record).causes
+
+
+def test_adam_at_lr_1_is_lr_too_high(loaders, tmp_path):
+    _, record = fit(loaders, tmp_path / "run", lr=1.0)
+    assert explain(record).cause == "lr_too_high", explain(record).causes
