@@ -94,3 +94,65 @@ def test_the_callback_changes_no_loss_and_its_record_is_diagnosed_healthy(loader
 def test_adam_at_lr_1_is_lr_too_high(loaders, tmp_path):
     _, record = fit(loaders, tmp_path / "run", lr=1.0)
     assert explain(record).cause == "lr_too_high", explain(record).causes
+
+
+DDP_SCRIPT = '''
+import sys, warnings
+import torch
+import torch.nn.functional as F
+from torch import nn
+import lightning.pytorch as pl
+from scalediag.integrations.lightning import WatchCallback
+
+
+class Net(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        loss = F.cross_entropy(self(batch[0]), batch[1])
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 20, generator=g)
+    data = torch.utils.data.TensorDataset(x, x[:, :4].argmax(1))
+    torch.manual_seed(0)
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[WatchCallback(log_dir=sys.argv[1], every=2)])
+    trainer.fit(Net(), torch.utils.data.DataLoader(data, batch_size=32))
+'''
+
+
+def test_ddp_with_two_cpu_processes_gives_each_rank_its_record(tmp_path):
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    from conftest import run_cli
+
+    script = tmp_path / "ddp_fit.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "runs"
+    p = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300,
+                       cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for rank in (0, 1):
+        record = json.loads((out / f"rank{rank}" / "metrics.json").read_text())
+        assert record["status"] == "completed" and len(record["history"]) == 2
+        assert record["steps"] == 16  # 512 samples over 2 ranks, batch 32: 8 steps per epoch
+    report = run_cli(["report", str(out)], cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert {r["run"] for r in csv.DictReader((out / "summary.csv").open())} == {"rank0", "rank1"}

@@ -162,7 +162,7 @@ class Diagnostics:
 
     def _output_hook(self, module, inputs, output) -> None:
         logits = logits_of(output)
-        if logits is None:
+        if logits is None or logits.dim() < 2:  # a scalar: the loss of a call redirected to training_step (Lightning)
             return
         self._keep("logits", _compact(logits.detach().reshape(-1, logits.shape[-1]) if logits.dim() > 2 else
                                       logits.detach()))
