@@ -37,24 +37,29 @@ class Tokens(torch.utils.data.Dataset):
                 "labels": self.labels[i]}
 
 
+def train(lr: float, run_dir: Path, watched: bool = True, epochs: int = 6) -> None:
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=LENGTH, num_labels=CLASSES)
+    training = TrainingArguments(output_dir=str(run_dir / "trainer"), per_device_train_batch_size=32,
+                                 num_train_epochs=epochs, learning_rate=lr, eval_strategy="epoch",
+                                 logging_strategy="epoch", save_strategy="no", report_to="none", use_cpu=True, seed=0,
+                                 disable_tqdm=True)
+    callbacks = [WatchCallback(log_dir=run_dir / "scalediag")] if watched else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Trainer(model=BertForSequenceClassification(config), args=training, train_dataset=Tokens(2048, 0),
+                eval_dataset=Tokens(256, 1), callbacks=callbacks,
+                compute_metrics=lambda p: {"accuracy": float((p.predictions.argmax(-1) == p.label_ids).mean())}
+                ).train()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--out", type=Path, default=Path("outputs/hf_example"))
     args = parser.parse_args()
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=LENGTH, num_labels=CLASSES)
-    run_dir = args.out / f"lr{args.lr:g}"
-    training = TrainingArguments(output_dir=str(run_dir / "trainer"), per_device_train_batch_size=32,
-                                 num_train_epochs=6, learning_rate=args.lr, eval_strategy="epoch",
-                                 logging_strategy="epoch", save_strategy="no", report_to="none", use_cpu=True, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Trainer(model=BertForSequenceClassification(config), args=training, train_dataset=Tokens(2048, 0),
-                eval_dataset=Tokens(256, 1), callbacks=[WatchCallback(log_dir=run_dir / "scalediag")],
-                compute_metrics=lambda p: {"accuracy": float((p.predictions.argmax(-1) == p.label_ids).mean())}
-                ).train()
+    train(args.lr, args.out / f"lr{args.lr:g}")
     sys.exit(subprocess.run([sys.executable, "-m", "scalediag", "report", str(args.out)]).returncode)
 
 

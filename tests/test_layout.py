@@ -60,3 +60,14 @@ def test_three_stages_few_modules_at_the_top_none_too_long():
     assert len(top) <= 4, top
     lengths = {str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     assert max(lengths.values()) <= 300, lengths
+
+
+def test_import_scalediag_loads_neither_torch_nor_lightning_nor_transformers():
+    """The integrations stay at the edge: only `scalediag.integrations.<name>` imports its framework."""
+    import subprocess
+    import sys
+
+    code = ("import sys, scalediag, scalediag.integrations; "
+            "print(sorted(m for m in ('torch', 'lightning', 'transformers', 'hydra') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "[]\n"

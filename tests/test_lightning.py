@@ -45,13 +45,23 @@ class CNN(pl.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
+REAL = 2048  # real images trained on where Debian's files are installed (the tests' own 512 otherwise)
+
+
 @pytest.fixture(scope="module")
 def loaders(tmp_path_factory):
-    from conftest import fake_data, write_fashion
+    from omegaconf import OmegaConf
+
+    from conftest import DEBIAN_DIR, NAMES, fake_data, write_fashion
+    from scalediag.run.data import load
 
     root = tmp_path_factory.mktemp("lightning") / "data"
-    write_fashion(root / "FashionMNIST" / "raw")
-    data = fake_data(root)
+    if all((DEBIAN_DIR / f"{n}.gz").is_file() for n in NAMES):
+        data = load(OmegaConf.create({"root": str(root), "debian_dir": str(DEBIAN_DIR), "download": False,
+                                      "verify": True, "train_limit": REAL, "test_limit": 512}), torch.device("cpu"))
+    else:
+        write_fashion(root / "FashionMNIST" / "raw")
+        data = fake_data(root)
 
     def loader(split, shuffle):
         x, y = split.x.float().div(255).unsqueeze(1), split.y.long()
@@ -83,8 +93,8 @@ def test_the_callback_changes_no_loss_and_its_record_is_diagnosed_healthy(loader
     watched, record = fit(loaders, tmp_path / "run", **args)
     assert watched == plain
     assert record["status"] == "completed" and len(record["history"]) == 4
-    steps = 16 // args.get("accumulate_grad_batches", 1)  # 512 images, batch 32
-    assert record["steps"] == 4 * steps
+    batches = -(-len(loaders()[0].dataset) // 32)
+    assert record["steps"] == 4 * (batches // args.get("accumulate_grad_batches", 1))
     last = record["history"][-1]
     assert last["train_loss"] is not None and last["test_loss"] is not None and last["test_acc"] is not None
     assert record["config"]["model"]["layers"] == ["net.0", "net.4"]
@@ -94,6 +104,24 @@ def test_the_callback_changes_no_loss_and_its_record_is_diagnosed_healthy(loader
 def test_adam_at_lr_1_is_lr_too_high(loaders, tmp_path):
     _, record = fit(loaders, tmp_path / "run", lr=1.0)
     assert explain(record).cause == "lr_too_high", explain(record).causes
+
+
+def test_an_exception_in_training_is_recorded_as_failed_with_the_epochs_done(loaders, tmp_path):
+    class Breaks(CNN):
+        def training_step(self, batch, batch_idx):
+            if self.current_epoch == 1 and batch_idx == 3:
+                raise RuntimeError("the module's own bug")
+            return super().training_step(batch, batch_idx)
+
+    callback = WatchCallback(log_dir=tmp_path / "run", every=4)
+    with warnings.catch_warnings(), pytest.raises(RuntimeError, match="the module's own bug"):
+        warnings.simplefilter("ignore")
+        pl.Trainer(max_epochs=3, accelerator="cpu", devices=1, callbacks=[callback], logger=False,
+                   enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False).fit(Breaks(1e-3), loaders()[0])
+    record = read(tmp_path / "run" / "metrics.json")
+    assert record["status"] == "failed" and record["error"] == "RuntimeError: the module's own bug"
+    assert len(record["history"]) == 1
 
 
 DDP_SCRIPT = '''

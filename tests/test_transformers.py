@@ -39,7 +39,7 @@ def accuracy(prediction):
     return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
 
 
-def train(tmp_path, lr, watched):
+def train(tmp_path, lr, watched, accumulate=1):
     from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
     torch.manual_seed(0)
@@ -48,7 +48,8 @@ def train(tmp_path, lr, watched):
     model = BertForSequenceClassification(config)
     args = TrainingArguments(output_dir=str(tmp_path / "hf"), per_device_train_batch_size=32, num_train_epochs=EPOCHS,
                              learning_rate=lr, eval_strategy="epoch", logging_strategy="epoch", save_strategy="no",
-                             report_to="none", use_cpu=True, seed=0, disable_tqdm=True)
+                             report_to="none", use_cpu=True, seed=0, disable_tqdm=True,
+                             gradient_accumulation_steps=accumulate)
     callbacks = [WatchCallback(log_dir=tmp_path / "run", every=4)] if watched else []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -68,6 +69,13 @@ def test_the_callback_changes_no_loss_and_a_healthy_bert_is_healthy(tmp_path):
     assert None not in (last["train_loss"], last["test_loss"], last["test_acc"])
     assert "bert.encoder.layer.0.attention.self.query" in record["config"]["model"]["layers"]
     assert explain(record).cause == "healthy", explain(record).causes
+
+
+def test_gradient_accumulation_changes_no_loss_and_counts_optimizer_steps(tmp_path):
+    plain, _ = train(tmp_path / "plain", 3e-3, False, accumulate=2)
+    watched, record = train(tmp_path / "watched", 3e-3, True, accumulate=2)
+    assert watched == plain
+    assert record["steps"] == 8 * EPOCHS  # 16 batches per epoch, one optimizer step per two
 
 
 def test_a_bert_at_lr_1_gets_a_failing_cause(tmp_path):

@@ -50,6 +50,7 @@ SCRIPT = textwrap.dedent('''
                 w.epoch_end(train_loss=total / len(loader))
     weights = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     torch.save({"losses": losses, "weights": weights}, f"{sys.argv[1]}/{sys.argv[2]}{dist.get_rank()}.pt")
+    dist.barrier()  # both ranks done before either tears gloo down (a rank leaving early can abort the other)
     dist.destroy_process_group()
 ''')
 

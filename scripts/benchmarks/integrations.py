@@ -1,6 +1,7 @@
 """What the integrations cost: `scalediag run` on scripts/plain_train.py against the same script run plainly (whole
-processes, 10,000 real Fashion-MNIST images, 1 epoch), and Lightning's Trainer with the callback against without
-(a small CNN on the same images, 1 epoch, in this process); runs alternated so that the machine's drift hits both."""
+processes, 10,000 real Fashion-MNIST images, 1 epoch), Lightning's Trainer with the callback against without (a small
+CNN on the same images, 1 epoch, in this process), and Hugging Face's Trainer with its callback against without
+(scripts/hf_example.py's BERT, 2 epochs of 2,048 samples); runs alternated so that the machine's drift hits both."""
 
 from __future__ import annotations
 
@@ -73,12 +74,22 @@ def _lightning_variants(tmp: Path) -> dict:
     return {"Lightning": lambda: fit(False), "Lightning + WatchCallback": lambda: fit(True)}
 
 
+def _hf_variants(tmp: Path) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/: the example's model and task
+    from hf_example import train
+
+    runs = iter(range(1000))
+    return {"HF Trainer": lambda: train(3e-3, tmp / f"hf{next(runs)}", watched=False, epochs=2),
+            "HF Trainer + WatchCallback": lambda: train(3e-3, tmp / f"hf{next(runs)}", watched=True, epochs=2)}
+
+
 def integrations_suite(args) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="scalediag-bench-integrations-"))
     reps = min(args.reps, 5)
     result = {"what": "seconds: scalediag run against the plain script (whole processes), Lightning with the "
                       "callback against without (in-process fits), 10,000 real images, 1 epoch", "reps": reps}
-    for name, variants in (("script", _script_variants(tmp)), ("lightning", _lightning_variants(tmp))):
+    for name, variants in (("script", _script_variants(tmp)), ("lightning", _lightning_variants(tmp)),
+                           ("transformers", _hf_variants(tmp))):
         wall, _, _ = alternate(variants, reps)
         base, watched = list(variants)
         result[name] = {"median_seconds": {n: statistics.median(t) for n, t in wall.items()},
