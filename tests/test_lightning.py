@@ -101,8 +101,10 @@ def test_the_callback_changes_no_loss_and_its_record_is_diagnosed_healthy(loader
     assert explain(record).cause == "healthy", explain(record).causes
 
 
-def test_adam_at_lr_1_is_lr_too_high(loaders, tmp_path):
-    _, record = fit(loaders, tmp_path / "run", lr=1.0)
+@pytest.mark.parametrize("args", [{}, {"accumulate_grad_batches": 2}, {"precision": "bf16-mixed"}],
+                         ids=["plain", "accumulate_2", "bf16_mixed"])
+def test_adam_at_lr_1_is_lr_too_high(loaders, tmp_path, args):
+    _, record = fit(loaders, tmp_path / "run", lr=1.0, **args)
     assert explain(record).cause == "lr_too_high", explain(record).causes
 
 
