@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 
 from .. import tags
+from .causes import _classes
+from .rules import epoch_of, program
 
 STALE_SHARE = 0.5  # of the measured steps after the first, those whose first backward found a gradient: healthy 0
 EVAL_STEPS = 2  # measured steps in eval mode (healthy 0): two, so that one step between a toggle is not a verdict
@@ -24,22 +26,6 @@ TANH_PRESSED = 0.9  # the last epoch's smallest and largest output beyond -0.9 a
 PROBS_SUM_DEV = 1e-3  # rows summing to 1 within this are a softmax's (double_softmax), not a sigmoid's
 SIGMOID_HIGH = 0.25  # the largest output at init at least this (a sigmoid's at init: 0.58-0.76 here)
 SOFTMAX_LOSSES = ("cross_entropy", "keras_clipped")
-
-
-def _program(run: dict) -> dict:
-    return run.get("program") or {}
-
-
-def _classes(run: dict) -> int:
-    return run.get("classes") or 10
-
-
-def _epoch_of(run: dict, step: int) -> int | None:
-    """The epoch a step was taken in, from the step count each epoch ended at."""
-    for h in run.get("history") or []:
-        if h.get("step") is not None and step <= h["step"]:
-            return h["epoch"]
-    return None
 
 
 def _loss_change(run: dict) -> str:
@@ -52,7 +38,7 @@ def _loss_change(run: dict) -> str:
 
 
 def grad_accumulation(run: dict) -> str | None:
-    stale = _program(run).get("stale_gradient") or {}
+    stale = program(run).get("stale_gradient") or {}
     n, of, worst = stale.get("steps", 0), stale.get("of", 0), stale.get("worst")
     if not worst or n < 1 or n < STALE_SHARE * (of - 1):
         return None
@@ -64,12 +50,12 @@ def grad_accumulation(run: dict) -> str | None:
 
 
 def eval_mode(run: dict) -> str | None:
-    found = _program(run).get("eval_mode") or {}
-    steps, measured = found.get("steps") or [], _program(run).get("measured_steps") or 0
+    found = program(run).get("eval_mode") or {}
+    steps, measured = found.get("steps") or [], program(run).get("measured_steps") or 0
     if len(steps) < EVAL_STEPS:
         return None
     kinds = sorted(set((found.get("modules") or {}).values()))
-    first, last = _epoch_of(run, steps[0]), _epoch_of(run, steps[-1])
+    first, last = epoch_of(run, steps[0]), epoch_of(run, steps[-1])
     when = (f"epochs {first}-{last}" if first != last else f"epoch {first}") if first else \
         f"steps {steps[0]}-{steps[-1]}"
     effects = [e for kind, e in (("Dropout", "Dropout off"), ("BatchNorm", "BatchNorm's statistics frozen"))
@@ -81,7 +67,7 @@ def eval_mode(run: dict) -> str | None:
 
 
 def not_optimized(run: dict) -> str | None:
-    layers = _program(run).get("not_optimized") or {}
+    layers = program(run).get("not_optimized") or {}
     if not layers:
         return None
     shown = ", ".join(f"{layer} (from step {step})" for layer, step in layers.items())
@@ -91,7 +77,7 @@ def not_optimized(run: dict) -> str | None:
 
 
 def no_gradient(run: dict) -> str | None:
-    found = _program(run).get("gradients") or {}
+    found = program(run).get("gradients") or {}
     cut = {layer: g for layer, g in found.items() if g.get("steps") and g["none"] + g["zero"] == g["steps"]
            and g.get("first") == 1}
     if not cut:
@@ -104,7 +90,7 @@ def no_gradient(run: dict) -> str | None:
 
 
 def missing_activation(run: dict) -> str | None:
-    pairs = _program(run).get("missing_activation") or []
+    pairs = program(run).get("missing_activation") or []
     if not pairs:
         return None
     shown = "; ".join(f"{a} feeds {b} directly" for a, b in pairs)
@@ -159,7 +145,7 @@ def output_activation(run: dict) -> str | None:
 
 
 def batch_mixing(run: dict) -> str | None:
-    found = _program(run).get("batch_mixing")
+    found = program(run).get("batch_mixing")
     if not found or found.get("change", 0) <= MIXING:
         return None
     return (f"a sample's output depends on the other samples of its batch: replacing sample 0 of {found['samples']} "

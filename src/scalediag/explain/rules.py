@@ -41,6 +41,19 @@ def last_diag(run: dict) -> dict:
     return (history[-1].get("diag") or {}) if history else {}
 
 
+def program(run: dict) -> dict:
+    """What scalediag.watch saw of the program itself (metrics.json's "program"; {} for the Hydra app's runs)."""
+    return run.get("program") or {}
+
+
+def epoch_of(run: dict, step: int) -> int | None:
+    """The epoch a step was taken in, from the step count each epoch ended at (watched runs record it)."""
+    for h in run.get("history") or []:
+        if h.get("step") is not None and step <= h["step"]:
+            return h["epoch"]
+    return None
+
+
 def clip_eps(run: dict) -> float:
     """The clip eps the run's clipped fraction was measured at: its loss's, else Keras' 1e-7."""
     return run["config"]["loss"].get("clip_eps", KERAS_EPSILON)

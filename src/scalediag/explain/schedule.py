@@ -14,7 +14,7 @@ import statistics
 
 from .. import tags
 from .causes import RATIO_MIN, _early_ratios, failing
-from .rules import last_diag
+from .rules import epoch_of, last_diag, program
 
 MISALIGNED_LOSS = 0.9  # training loss at or above this share of the labels' entropy (healthy programs end far below)
 CHANCE_MARGIN = 0.05  # probe accuracy on the training labels at most this above the most frequent class's share
@@ -44,19 +44,8 @@ OVERFIT_TRAIN_FALL = 0.2  # or: the test loss stalled above its minimum while th
 # since, ending far below it (TEST_GAP: healthy runs of the doctor benchmark end with test/train 1.1-1.3)
 
 
-def _program(run: dict) -> dict:
-    return run.get("program") or {}
-
-
 def _history(run: dict, key: str) -> list[float | None]:
     return [h.get(key) for h in run.get("history") or []]
-
-
-def _epoch_of(run: dict, step: int) -> int | None:
-    for h in run.get("history") or []:
-        if h.get("step") is not None and step <= h["step"]:
-            return h["epoch"]
-    return None
 
 
 def labels_misaligned(run: dict) -> str | None:
@@ -98,7 +87,7 @@ def unshuffled(run: dict) -> str | None:
     ordered = _ordered_probe(run)
     if ordered:
         return (f"batches ordered by class: {ordered} (DataLoader(shuffle=True), or a shuffling sampler)")
-    batches = _program(run).get("batches") or {}
+    batches = program(run).get("batches") or {}
     rows = list(zip(batches.get("steps") or [], batches.get("top_class") or [], batches.get("top_share") or []))
     later = [r for r in rows if r[0] > 32] or rows  # past the early steps, where a fresh model predicts one class
     if len(later) < 4:
@@ -119,7 +108,7 @@ def unshuffled(run: dict) -> str | None:
 
 
 def lr_schedule(run: dict) -> str | None:
-    lr = _program(run).get("lr") or {}
+    lr = program(run).get("lr") or {}
     rows = [(s, v[0]) for s, v in zip(lr.get("steps") or [], lr.get("lr") or []) if v]
     total = run.get("steps") or max((h.get("step") or 0 for h in run.get("history") or []), default=0)
     top, collapse = 0.0, None
@@ -131,7 +120,7 @@ def lr_schedule(run: dict) -> str | None:
     if collapse is None:
         return None
     step, value = collapse
-    epoch, epochs = _epoch_of(run, step), len(run.get("history") or [])
+    epoch, epochs = epoch_of(run, step), len(run.get("history") or [])
     after = [v for v in _history(run, "train_loss")[(epoch or 1) - 1 :] if v is not None]
     gain = (after[0] - after[-1]) / after[0] / max(1, len(after) - 1) if len(after) > 1 and after[0] else 0.0
     harm = failing(run) or (f"the training loss stopped improving after it ({gain:.1%} per epoch; threshold "
@@ -146,7 +135,7 @@ def lr_schedule(run: dict) -> str | None:
 
 
 def grad_clip(run: dict) -> str | None:
-    found = _program(run).get("grad_total") or {}
+    found = program(run).get("grad_total") or {}
     norms = [n for s, n in zip(found.get("steps") or [], found.get("norm") or []) if s > 1 and n]
     probe = last_diag(run).get(tags.GRAD_PROBE_TOTAL)
     if len(norms) < 4 or not probe:
@@ -168,7 +157,7 @@ def grad_clip(run: dict) -> str | None:
 
 
 def weight_decay(run: dict) -> str | None:
-    lr = _program(run).get("lr") or {}
+    lr = program(run).get("lr") or {}
     decay = (lr.get("weight_decay") or [None])[0]
     values = [v[0] for v in lr.get("lr") or [] if v]
     total = run.get("steps") or 0
@@ -192,7 +181,7 @@ def weight_decay(run: dict) -> str | None:
 
 
 def preprocessing_mismatch(run: dict) -> str | None:
-    inputs = _program(run).get("inputs") or {}
+    inputs = program(run).get("inputs") or {}
     train, test = inputs.get("train"), inputs.get("eval")
     final = run.get("final") or {}
     if not train or not test or not train.get("rms") or final.get("test_loss") is None or \

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback
 
+from ..measure.inputs import per_sample
 from ..measure.watch import Watch
 
 
@@ -58,10 +59,7 @@ class WatchCallback(Callback):
         with torch.random.fork_rng(devices=[]):
             batch = collate([dataset[i] for i in range(min(self.probe_size, len(dataset)))])
         device = pl_module.device
-        x, y = self.inputs(batch), self.labels(batch)
-        move = (lambda t: t.to(device) if torch.is_tensor(t) else t)
-        x = {k: move(v) for k, v in x.items()} if isinstance(x, dict) else move(x)
-        return x, move(y)
+        return tuple(per_sample(part, lambda t: t.to(device)) for part in (self.inputs(batch), self.labels(batch)))
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.watch = Watch(pl_module, list(trainer.optimizers), self._dir(trainer), every=self.every,

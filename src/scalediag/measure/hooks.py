@@ -126,8 +126,9 @@ class Diagnostics:
     def read_gradients(self, params: set[int] | None = None) -> None:
         """The armed step's weight-gradient norms as they are now (params: of these parameters only; added to
         those read before)."""
-        found = grad_norms(self.modules, params)
-        self.grads = {**(self.grads or {}), **{k: (self.grads or {}).get(k, []) + v for k, v in found.items()}}
+        self.grads = self.grads or {}
+        for layer, norms in grad_norms(self.modules, params).items():
+            self.grads.setdefault(layer, []).extend(norms)
         # every parameter's gradient, biases too: what clip_grad_norm_ bounds
         grads = [p.grad for p in self.model.parameters() if p.grad is not None and (params is None or id(p) in params)]
         if grads:

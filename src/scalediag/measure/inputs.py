@@ -33,16 +33,21 @@ def length(x) -> int | None:
     return sizes.pop() if len(sizes) == 1 else None
 
 
-def rows(x, start: int, stop: int):
-    """Samples start..stop of every tensor of x (other values as they are)."""
-    def cut(v):
-        return v[start:stop] if torch.is_tensor(v) and v.dim() else v
+def per_sample(x, fn):
+    """x with fn applied to each of its tensors that has a batch dimension (other values as they are)."""
+    def apply(v):
+        return fn(v) if torch.is_tensor(v) and v.dim() else v
 
     if isinstance(x, Mapping):
-        return {k: cut(v) for k, v in x.items()}
+        return {k: apply(v) for k, v in x.items()}
     if isinstance(x, (tuple, list)):
-        return type(x)(cut(v) for v in x)
-    return cut(x)
+        return type(x)(apply(v) for v in x)
+    return apply(x)
+
+
+def rows(x, start: int, stop: int):
+    """Samples start..stop of every tensor of x."""
+    return per_sample(x, lambda v: v[start:stop])
 
 
 def floating(x) -> torch.Tensor | None:

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .. import tags
-from .inputs import call, evaluating, floating, length, logits_of, rows, tensors
+from .inputs import call, evaluating, floating, length, logits_of, per_sample, rows, tensors
 from .layers import Layers, trainable
 
 MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
@@ -235,14 +235,8 @@ class ProgramChecks:
 def _replaced(chunk, j: int):
     """chunk with its sample 0 replaced by sample j, in every tensor."""
     def swap(t):
-        if not torch.is_tensor(t) or not t.dim():
-            return t
         t = t.clone()
         t[0] = t[j]
         return t
 
-    if isinstance(chunk, dict):
-        return {k: swap(v) for k, v in chunk.items()}
-    if isinstance(chunk, (tuple, list)):
-        return type(chunk)(swap(v) for v in chunk)
-    return swap(chunk)
+    return per_sample(chunk, swap)
