@@ -10,6 +10,7 @@
     python scripts/bench.py doctor             # injected faults, four doctors scored        -> bench_doctor.json
     python scripts/bench.py watch [--reps 15]  # scalediag.watch's cost on a small CNN's loop -> bench_watch.json
     python scripts/bench.py integrations [--reps 3]  # scalediag run, Lightning's callback -> bench_integrations.json
+    python scripts/bench.py programs [--only a,b]  # faulty programs, scalediag and its peers -> bench_programs.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -32,13 +33,13 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import doctor, epoch, integrations, loop, processes, watch, writer
+from benchmarks import doctor, epoch, integrations, loop, processes, programs_suite, watch, writer
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")  # scripts/test_variants.sh
 SUITES = {"epoch": epoch.epoch_suite, "batch": loop.batch_suite, "sweep": processes.sweep_suite,
           "choices": loop.choices_suite, "writer": writer.writer_suite, "optimizer": epoch.optimizer_suite,
           "startup": processes.startup_suite, "doctor": doctor.doctor_suite, "watch": watch.watch_suite,
-          "integrations": integrations.integrations_suite}
+          "integrations": integrations.integrations_suite, "programs": programs_suite.programs_suite}
 
 
 def machine() -> dict:
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="batch suite: epochs per batch size")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as scalediag chooses)")
     parser.add_argument("--probe", type=int, default=1000, help="watch suite: probe images")
+    parser.add_argument("--only", default="", help="programs suite: these programs only (comma-separated)")
+    parser.add_argument("--fraction", type=float, default=1.0, help="programs suite: share of each data set used")
     parser.add_argument("--out", type=Path, default=None, help="default scripts/results/bench_<suite>.json")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
@@ -74,7 +77,7 @@ def main() -> None:
     out = args.out or Path(f"scripts/results/bench_{args.suite}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    shown = {k: v for k, v in result.items() if k not in ("seconds", "cpu_seconds", "rows", "cases")}
+    shown = {k: v for k, v in result.items() if k not in ("seconds", "cpu_seconds", "rows", "cases", "peer_rules")}
     print(json.dumps(shown, indent=2))
     print(f"written to {out}", file=sys.stderr)
 

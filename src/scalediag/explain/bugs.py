@@ -78,13 +78,16 @@ def not_optimized(run: dict) -> str | None:
 
 def no_gradient(run: dict) -> str | None:
     found = program(run).get("gradients") or {}
+    # from the first step measured (1 in a watched loop; 2 under `scalediag run`, which attaches at the first step)
+    first = min((g["first"] for g in found.values() if g.get("first") is not None), default=None)
     cut = {layer: g for layer, g in found.items() if g.get("steps") and g["none"] + g["zero"] == g["steps"]
-           and g.get("first") == 1}
+           and g.get("first") == first}
     if not cut:
         return None
     shown = ", ".join(f"{layer} (.grad None at {g['none']}, exactly 0 at {g['zero']} of {g['steps']} measured steps)"
                       for layer, g in cut.items())
-    return (f"{shown}: in the optimizer and run in the forward pass, but no gradient reaches them, from step 1 on: "
+    return (f"{shown}: in the optimizer and run in the forward pass, but no gradient reaches them, from the first "
+            f"measured step on: "
             f"the graph is cut between them and the loss (a .detach(), torch.no_grad(), .data, or an op without a "
             f"gradient such as argmax or round), so they never learn")
 

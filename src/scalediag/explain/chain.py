@@ -16,7 +16,7 @@ from .unexplained import unexplained
 # it; then the data's and the schedule's (schedule.py), then the configuration's; overfitting last: the others fail
 ORDER = ("not_optimized", "no_gradient", "grad_accumulation", "batch_mixing", "eval_mode", "output_activation",
          "double_softmax", "missing_activation", "preprocessing_mismatch", "lr_schedule", "grad_clip", "weight_decay",
-         "unshuffled", "bad_init", "input_scale", "labels_misaligned", "label_noise", "eps_dominates", "lr_too_high",
+         "unshuffled", "bad_init", "input_scale", "eps_dominates", "labels_misaligned", "label_noise", "lr_too_high",
          "lr_too_low", "probability_clip", "vanishing_gradient", "saturation", "dead_units", "overfitting", "diverged")
 ALL_TESTS = {**TESTS, **bugs.TESTS, **schedule.TESTS}
 TITLES = {"double_softmax": "softmax applied twice", "bad_init": "weights initialised off scale",

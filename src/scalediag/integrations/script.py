@@ -9,8 +9,10 @@ How it finds what to watch, through torch's global hooks only (nothing of torch'
   TorchFunctionMode that is active only until the first step); without labels, no probe;
 - epochs: an epoch ends where the script evaluates (forward passes of the model without autograd) and trains again,
   or at its end; a script that never evaluates gets an epoch every --epoch-steps optimizer steps (default 500).
-  The epoch's training loss is the mean of the loss module's outputs where there is one (else none), its test
-  loss and accuracy those of the loss module during the evaluation.
+  The epoch's training loss is the mean of the loss module's outputs, its test loss and accuracy those of the loss
+  module during the evaluation; a script without a loss module gets them from the first F.cross_entropy /
+  F.nll_loss after each of the model's outputs (a TorchFunctionMode pushed at the model's output, popped at its next
+  call or optimizer step: it sees the few calls in between, never the forward or the update).
 When the script ends (also on an exception or Ctrl-C) the diagnosis is printed and the script's own exit code
 returned; the record stays for `scalediag report`.
 """
@@ -49,7 +51,32 @@ class _Labels(TorchFunctionMode):
             target = kwargs.get("target", args[LABELLED[func]] if len(args) > LABELLED[func] else None)
             if torch.is_tensor(target):
                 self.found["target"] = target.detach().clone()
+                self.found["loss_fn"] = func
         return func(*args, **kwargs)
+
+
+def _mean_loss(value: torch.Tensor, kwargs: dict, target: torch.Tensor) -> torch.Tensor:
+    reduction = kwargs.get("reduction", "mean")
+    return value.float().mean() if reduction != "sum" else value.float() / max(len(target), 1)
+
+
+class _Losses(TorchFunctionMode):
+    """Sees the first functional loss after one of the model's outputs and hands it to ScriptWatch."""
+
+    def __init__(self, watcher: "ScriptWatch"):
+        super().__init__()
+        self.watcher, self.taken = watcher, True
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if func in LABELLED and not self.taken:
+            self.taken = True
+            target = kwargs.get("target", args[1] if len(args) > 1 else None)
+            logits = kwargs.get("input", args[0] if args else None)
+            if torch.is_tensor(out) and torch.is_tensor(target) and torch.is_tensor(logits):
+                self.watcher.seen_loss(logits.detach(), target, _mean_loss(out.detach(), kwargs, target))
+        return out
 
 
 class ScriptWatch:
@@ -63,6 +90,7 @@ class ScriptWatch:
         self.handles = [register_module_forward_pre_hook(self._pre), register_module_forward_hook(self._post),
                         register_optimizer_step_pre_hook(self._first_step)]
         self.own: list = []  # hooks on the model and its loss once watched
+        self.functional, self.functional_on = _Losses(self), False
 
     # before watch attaches: find the model, its first inputs and labels
     def _pre(self, module, args):
@@ -84,11 +112,13 @@ class ScriptWatch:
         model = next((m for m, _ in self.roots.values() if any(id(p) in held for p in m.parameters())), None)
         if model is None:
             return
-        inputs = self.roots[id(model)][1]
-        target = self.labels.get("target")
+        self.mode.__exit__(None, None, None)
+        self.attach(model, optimizer, self.roots[id(model)][1], self.labels.get("target"))
+
+    def attach(self, model: nn.Module, optimizer, inputs: list, target: torch.Tensor | None) -> None:
+        """At the first step of the model's optimizer, before its update: watch from here on."""
         probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) \
             if target is not None and inputs and torch.is_tensor(inputs[0]) and len(target) == len(inputs[0]) else None
-        self.mode.__exit__(None, None, None)
         try:
             self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=probe,
                                name=self.dir.name).__enter__()
@@ -103,9 +133,28 @@ class ScriptWatch:
         loss = getattr(self, "loss_module", None)
         if loss is not None:
             self.own.append(loss.register_forward_hook(self._loss))
+        else:
+            self.own.append(model.register_forward_hook(self._model_output))
+            self.own.append(optimizer.register_step_pre_hook(lambda *_: self._functional_off()))
 
     # once watched: epochs and the losses
+    def _model_output(self, module, args, output):
+        # pushed only onto an empty stack of modes, so that no mode of the script's can be popped in place of this one
+        if not self.functional_on and not self.watch.steps.paused and \
+                not torch.overrides._get_current_function_mode_stack():
+            self.functional.taken = False
+            self.functional.__enter__()
+            self.functional_on = True
+
+    def _functional_off(self) -> None:
+        if self.functional_on:
+            self.functional_on = False
+            stack = torch.overrides._get_current_function_mode_stack()
+            if stack and stack[-1] is self.functional:
+                self.functional.__exit__(None, None, None)
+
     def _model_call(self, module, args):
+        self._functional_off()
         for h in self.handles:  # the global hooks are not needed any more (removed outside their own iteration)
             h.remove()
         self.handles = []
@@ -120,12 +169,16 @@ class ScriptWatch:
             self.evaluating = True
 
     def _loss(self, module, args, output):
-        mode = "train" if torch.is_grad_enabled() else "eval"
-        if torch.is_tensor(output) and output.numel() == 1:
-            self.losses[mode].append(output.detach())
-        if mode == "eval" and len(args) > 1 and torch.is_tensor(args[0]) and args[0].dim() == 2:
-            self.losses["correct"] += (args[0].argmax(1) == args[1]).sum()
-            self.losses["seen"] += len(args[1])
+        if torch.is_tensor(output) and output.numel() == 1 and len(args) > 1 and torch.is_tensor(args[1]):
+            self.seen_loss(args[0], args[1], output.detach())
+
+    def seen_loss(self, logits, target: torch.Tensor, loss: torch.Tensor) -> None:
+        # an evaluation's loss is often computed after its `with torch.no_grad()` block: what counts is the model's call
+        mode = "eval" if self.evaluating else "train"
+        self.losses[mode].append(loss)
+        if mode == "eval" and torch.is_tensor(logits) and logits.dim() == 2 and not target.is_floating_point():
+            self.losses["correct"] += (logits.argmax(1) == target).sum()
+            self.losses["seen"] += len(target)
 
     def end_epoch(self) -> None:
         if self.watch is None or self.watch.steps.step == self.steps_at_epoch:
@@ -138,6 +191,7 @@ class ScriptWatch:
         self.steps_at_epoch = self.watch.steps.step
 
     def close(self, error: BaseException | None) -> None:
+        self._functional_off()
         for h in [*self.handles, *self.own]:
             h.remove()
         if self.watch is None:

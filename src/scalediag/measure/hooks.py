@@ -150,10 +150,12 @@ class Diagnostics:
         return hook
 
     def _act_hook(self, layer: str):
-        dim = self.layers.unit_dim(layer)
+        dim, units = self.layers.unit_dim(layer), self.layers.units(layer)
 
         def hook(module, inputs, output):
             z = inputs[0].detach()
+            if units is not None and (z.dim() < 2 or z.shape[dim] != units):  # a call after another layer
+                return
             if z.dim() > 2:  # a channel (or a sequence's feature) is a unit, each (sample, position) a sample
                 z = _every_nth(z.movedim(dim, -1).reshape(-1, z.shape[dim]), CONV_SAMPLES)
             self._keep(f"preact/{layer}", _compact(z))
@@ -178,7 +180,8 @@ class Diagnostics:
         if self.total:
             names, norms = [*names, tags.GRAD_TOTAL], [*norms, torch.linalg.vector_norm(torch.stack(self.total))]
         tensors = {"norms": torch.stack(norms)} if norms else {}
-        for key, parts in self.seen.items():
+        for key, parts in self.seen.items():  # parts of another width (a module reused elsewhere) are left out
+            parts = [t for t in parts if t.shape[1:] == parts[0].shape[1:]]
             tensors[key] = parts[0] if len(parts) == 1 else torch.cat(parts)
         if "logits" in tensors and self.target is not None and len(self.target) == len(tensors["logits"]):
             tensors["target"] = self.target

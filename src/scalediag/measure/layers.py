@@ -84,6 +84,12 @@ class Layers:
                   and n not in frozen]
         return cls(modules, weighted, acts, output, others, frozen)
 
+    def units(self, layer: str) -> int | None:
+        """A Linear or Conv layer's output units (None for the others): one activation module called after several
+        layers (self.relu reused through forward) belongs, for this layer, to the calls of that width only."""
+        m = self.modules[layer]
+        return weights_of(m)[0].shape[0] if isinstance(m, WEIGHTED) else None
+
     def unit_dim(self, layer: str) -> int:
         """Where a layer's units are in its output: the channel (1) of a conv layer, the last dimension otherwise."""
         return 1 if isinstance(self.modules[layer], CONV) else -1

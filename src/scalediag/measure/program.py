@@ -195,7 +195,7 @@ class ProgramChecks:
         self.structure["batch_mixing"] = self._mixing(chunk, first, n)
 
     def _mixing(self, chunk, first: torch.Tensor, n: int) -> dict | None:
-        """The largest change of the other samples' outputs when sample 0 is replaced by another, relative to the
+        """The largest change of the other samples' outputs when sample 0 is replaced (_replaced), relative to the
         outputs' largest magnitude (0 where samples do not mix: each row is computed alone)."""
         if n < 3 or first is None:
             return None
@@ -233,10 +233,12 @@ class ProgramChecks:
 
 
 def _replaced(chunk, j: int):
-    """chunk with its sample 0 replaced by sample j, in every tensor."""
+    """chunk with its sample 0 replaced by sample j reversed along each of its dimensions, in every tensor: every
+    position of sample 0 changes, not only those where two samples differ (a model mixing samples through one image
+    row, blank in most images, showed no change with sample j as it is)."""
     def swap(t):
         t = t.clone()
-        t[0] = t[j]
+        t[0] = t[j].flip(tuple(range(t[j].dim()))) if t[j].dim() else t[j]
         return t
 
     return per_sample(chunk, swap)

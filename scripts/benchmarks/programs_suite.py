@@ -1,0 +1,247 @@
+"""The program benchmark: plain PyTorch training scripts (scripts/benchmarks/programs/, one bug each, marked `BUG`, or
+healthy), each run unchanged under `scalediag run` (the real scalediag.watch) and under each peer tool
+(peers.py: torchtest2, torch-audit), two jobs at a time; every tool scored on detected (anything said to be wrong),
+named (it points at the bug's location) and false alarms (anything said of a healthy program). The published
+Keras-era rule sets (scalediag.explain.baselines) are scored on scalediag's records of the same runs.
+
+    python scripts/bench.py programs [--only a,b] [--fraction 1]   -> scripts/results/bench_programs.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from scalediag.explain.chain import explain
+from scalediag.explain.scoring import CAUSE_LOCATION, verdicts
+
+HERE = Path(__file__).resolve().parent
+PROGRAMS_DIR = HERE / "programs"
+PEERS = ("torchtest2", "torch-audit")
+BASELINES = ("AUTOTRAINER", "DeepDiagnosis", "SageMaker")
+TOOLS = ("scalediag", *PEERS, *BASELINES)
+MLP, CNN, RES, RNN, TRF = "MLP", "CNN (BatchNorm, Dropout)", "residual CNN", "recurrent", "Transformer"
+FM, MK = "Fashion-MNIST", "markers"
+# name -> (family, data, optimizer, the scalediag causes that name its bug; () for a healthy program)
+PROGRAMS = {
+    "mlp_adam_healthy": (MLP, FM, "Adam", ()),
+    "cnn_bn_dropout_sgd_healthy": (CNN, FM, "SGD", ()),
+    "resnet_frozen_stem_healthy": (RES, FM, "AdamW", ()),
+    "mlp_accumulation_healthy": (MLP, FM, "SGD", ()),
+    "transformer_warmup_cosine_healthy": (TRF, MK, "AdamW", ()),
+    "gru_label_smoothing_healthy": (RNN, MK, "RMSprop", ()),
+    "gru_tied_embedding_healthy": (RNN, MK, "Adam", ()),
+    "cnn_bf16_autocast_healthy": (CNN, FM, "Adam", ()),
+    "mlp_adamw_clip_healthy": (MLP, FM, "AdamW", ()),
+    "lstm_rows_steplr_healthy": (RNN, FM, "SGD", ()),
+    "mlp_raw_pixels": (MLP, FM, "Adam", ("input_scale",)),
+    "lstm_raw_pixels": (RNN, FM, "Adam", ("input_scale",)),
+    "tanh_mlp_raw_pixels": (MLP, FM, "RMSprop", ("input_scale",)),
+    "mlp_clamped_log_raw": (MLP, FM, "Adam", ("probability_clip", "input_scale")),
+    "cnn_sgd_lr_too_high": (CNN, FM, "SGD", ("lr_too_high",)),
+    "transformer_adam_lr_too_high": (TRF, MK, "Adam", ("lr_too_high",)),
+    "mlp_adam_lr_1_dead_relus": (MLP, FM, "Adam", ("lr_too_high",)),
+    "mlp_sgd_lr_too_low": (MLP, FM, "SGD", ("lr_too_low",)),
+    "gru_rmsprop_lr_too_low": (RNN, MK, "RMSprop", ("lr_too_low",)),
+    "gru_adam_eps_1": (RNN, MK, "Adam", ("eps_dominates",)),
+    "resnet_init_std_1": (RES, FM, "Adam", ("bad_init",)),
+    "mlp_zero_init": (MLP, FM, "SGD", ("bad_init",)),
+    "cnn_softmax_then_cross_entropy": (CNN, FM, "Adam", ("double_softmax",)),
+    "mlp_noisy_labels": (MLP, FM, "Adam", ("label_noise",)),
+    "deep_sigmoid_mlp_sgd": (MLP, FM, "SGD", ("vanishing_gradient", "saturation")),
+    "mlp_sgd_no_zero_grad": (MLP, FM, "SGD", ("grad_accumulation",)),
+    "transformer_zero_grad_per_epoch": (TRF, MK, "AdamW", ("grad_accumulation",)),
+    "cnn_eval_mode_never_reset": (CNN, FM, "Adam", ("eval_mode",)),
+    "transformer_eval_mode_never_reset": (TRF, MK, "AdamW", ("eval_mode",)),
+    "mlp_head_replaced_after_optimizer": (MLP, FM, "Adam", ("not_optimized",)),
+    "cnn_optimizer_misses_classifier": (CNN, FM, "SGD", ("not_optimized",)),
+    "gru_encoder_detached": (RNN, MK, "Adam", ("no_gradient",)),
+    "resnet_stem_under_no_grad": (RES, FM, "AdamW", ("no_gradient",)),
+    "mlp_no_activation": (MLP, FM, "Adam", ("missing_activation",)),
+    "cnn_relu_on_logits": (CNN, FM, "RMSprop", ("output_activation",)),
+    "transformer_sigmoid_output": (TRF, MK, "Adam", ("output_activation",)),
+    "gru_rows_batch_first_missing": (RNN, FM, "Adam", ("batch_mixing",)),
+    "mlp_log_softmax_over_batch": (MLP, FM, "SGD", ("batch_mixing",)),
+    "mlp_labels_misaligned": (MLP, FM, "Adam", ("labels_misaligned",)),
+    "cnn_sorted_never_shuffled": (CNN, FM, "SGD", ("unshuffled",)),
+    "lstm_steplr_every_batch": (RNN, MK, "SGD", ("lr_schedule",)),
+    "mlp_clip_value_tiny": (MLP, FM, "SGD", ("grad_clip",)),
+    "cnn_sgd_weight_decay_huge": (CNN, FM, "SGD", ("weight_decay",)),
+    "cnn_test_not_normalized": (CNN, FM, "Adam", ("preprocessing_mismatch",)),
+    "mlp_overfits_small_set": (MLP, FM, "Adam", ("overfitting",)),
+}
+# (peer, its rule or check) -> (the location its message points at, or None: detection only; whether it says the
+# training is wrong at all; why). A finding counts as detecting where the second field holds, as naming a program's
+# bug where its location is one of the program's (CAUSE_LOCATION of the program's causes).
+PEER_RULES = {
+    ("torchtest2", "optimizer_coverage"): ("optimizer", True, "names trainable parameters the optimizer does not hold"),
+    ("torchtest2", "gradient_flow"): ("layers", True, "names parameters that get no gradient: a cut graph"),
+    ("torchtest2", "params_change"): ("layers", True, "names parameters a step left unchanged"),
+    ("torchtest2", "batch_independence"): ("layers", True, "one sample's gradient reaches others: samples mix"),
+    ("torchtest2", "initial_loss"): (None, True, "initial loss off ln C: input scale, init or output alike"),
+    ("torchtest2", "overfit_batch"): (None, True, "cannot fit one batch: any cause"),
+    ("torchtest2", "gradient_magnitude"): (None, True, "gradient large against the weights: any cause"),
+    ("torchtest2", "output_finite"): (None, True, "NaN or inf outputs: a symptom"),
+    ("torchtest2", "output_varies"): (None, True, "outputs identical across samples: a symptom"),
+    ("torchtest2", "input_dependency"): (None, True, "outputs ignore the inputs: a symptom"),
+    ("torchtest2", "eval_determinism"): (None, True, "eval outputs vary between calls"),
+    ("torchtest2", "loss"): (None, True, "the loss is not a finite scalar"),
+    ("torchtest2", "output_range"): (None, True, "outputs beyond a range given by the caller"),
+    ("torch-audit", "TA100"): (None, True, "NaN or inf in weights or gradients: a symptom"),
+    ("torch-audit", "TA102"): (None, True, "global gradient norm above 100: any cause"),
+    ("torch-audit", "TA103"): ("activation", True, "parameters with all-zero gradients: dead units"),
+    ("torch-audit", "TA104"): ("layers", True, "no gradient anywhere after backward: a cut graph"),
+    ("torch-audit", "TA105"): ("activation", True, "most units output 0: dead ReLUs"),
+    ("torch-audit", "TA301"): ("preprocessing", True, "input range like raw pixels 0..255"),
+    ("torch-audit", "TA302"): ("preprocessing", True, "inputs with almost no variance"),
+    ("torch-audit", "TA305"): ("preprocessing", True, "invalid input values"),
+    ("torch-audit", "TA300"): (None, True, "inputs on another device than the model"),
+    ("torch-audit", "TA304"): (None, True, "batch under 8 with BatchNorm"),
+    ("torch-audit", "TA401"): ("optimizer", True, "Adam with weight decay instead of AdamW"),
+    ("torch-audit", "TA402"): ("optimizer", True, "weight decay on norms and biases"),
+    ("torch-audit", "TA403"): ("optimizer", True, "weight decay on embeddings"),
+    ("torch-audit", "TA500"): ("layers", True, "a layer never called in forward"),
+    ("torch-audit", "TA501"): ("layers", True, "a stateful layer (BatchNorm) called twice"),
+    # advice about speed or style, not a claim that training is wrong: not counted
+    ("torch-audit", "TA200"): (None, False, "tensor-core alignment: speed advice"),
+    ("torch-audit", "TA201"): (None, False, "channels-last layout: speed advice"),
+    ("torch-audit", "TA202"): (None, False, "model on the CPU while a GPU exists: placement advice"),
+    ("torch-audit", "TA203"): (None, False, "full FP32: speed advice (AMP)"),
+    ("torch-audit", "TA400"): (None, False, "bias before a norm layer: redundant parameters, harmless"),
+    ("torch-audit", "TA404"): (None, False, "even conv kernel: style advice"),
+    ("torch-audit", "TA405"): (None, False, "conv filters of zero weights"),
+}
+
+
+def _locations(causes: tuple[str, ...]) -> list[str]:
+    return sorted({CAUSE_LOCATION[c] for c in causes if CAUSE_LOCATION.get(c)})
+
+
+def _run(cmd: list[str], env: dict) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=PROGRAMS_DIR, env=env)
+    return time.perf_counter() - start, done.stderr[-3000:]
+
+
+def _scalediag(name: str, out: Path, env: dict) -> dict:
+    run_dir = out / name / "scalediag"
+    seconds, stderr = _run([sys.executable, "-m", "scalediag", "run", "--dir", str(run_dir), f"{name}.py"], env)
+    record = run_dir / "metrics.json"
+    if not record.is_file():
+        return {"seconds": seconds, "error": stderr, "verdicts": {}}
+    run = json.loads(record.read_text())
+    diagnosis = explain(run)
+    found = {tool: {"problems": list(v.problems), "locations": [v.location] if v.location else []}
+             for tool, v in verdicts(run).items()}
+    found["scalediag"]["cause"] = diagnosis.cause
+    found["scalediag"]["message"] = diagnosis.causes[0].evidence if diagnosis.causes else ""
+    return {"seconds": seconds, "final": run.get("final"), "status": run.get("status"),
+            "watch_error": run.get("watch_error"), "verdicts": found}
+
+
+def _peer(tool: str, name: str, out: Path, env: dict) -> dict:
+    result_file = out / name / f"{tool}.json"
+    result_file.parent.mkdir(parents=True, exist_ok=True)
+    seconds, stderr = _run([sys.executable, str(HERE / "peers.py"), tool, str(result_file), f"{name}.py"], env)
+    if not result_file.is_file():
+        return {"seconds": seconds, "error": stderr, "problems": [], "locations": [], "findings": []}
+    result = json.loads(result_file.read_text())
+    counted = [f for f in result["findings"] if PEER_RULES.get((tool, f["rule"]), (None, True))[1]]
+    return {"seconds": seconds, "tool_seconds": result.get("seconds"), "error": result.get("error"),
+            "problems": sorted({f["rule"] for f in counted}),
+            "locations": sorted({loc for f in counted if (loc := PEER_RULES.get((tool, f["rule"]), (None,))[0])}),
+            "findings": _distinct(result["findings"])}
+
+
+def _distinct(findings: list[dict]) -> list[dict]:
+    """One finding per rule and place (a runtime rule repeats at every audit), with how often it came."""
+    seen: dict[tuple, dict] = {}
+    for f in findings:
+        key = (f["rule"], f.get("where"))
+        seen.setdefault(key, {**f, "times": 0})["times"] += 1
+    return list(seen.values())
+
+
+def _case_named(case: dict, tool: str) -> bool:
+    """The tool pointed at the bug's location (scalediag: its primary cause's; a peer: any counted finding's)."""
+    return bool(set((case["verdicts"].get(tool) or {}).get("locations") or []) & set(case["locations"]))
+
+
+def _said(case: dict, tool: str) -> bool:
+    return bool((case["verdicts"].get(tool) or {}).get("problems"))
+
+
+def score(cases: list[dict]) -> dict[str, dict]:
+    scores = {}
+    faulty, healthy = [c for c in cases if c["causes"]], [c for c in cases if not c["causes"]]
+    for tool in TOOLS:
+        scores[tool] = {"faulty": len(faulty), "healthy": len(healthy),
+                        "detected": sum(_said(c, tool) for c in faulty),
+                        "named": sum(_case_named(c, tool) for c in faulty),
+                        "false_alarms": sum(_said(c, tool) for c in healthy)}
+    scores["scalediag"]["cause_exact"] = sum(c["verdicts"]["scalediag"].get("cause") in c["causes"] for c in faulty)
+    return scores
+
+
+def programs_suite(args) -> dict:
+    names = [n for n in PROGRAMS if not args.only or n in args.only.split(",")]
+    unknown = set(args.only.split(",")) - set(PROGRAMS) if args.only else set()
+    if unknown:
+        raise SystemExit(f"bench programs: no such program: {', '.join(sorted(unknown))}")
+    out = Path(tempfile.mkdtemp(prefix="scalediag-bench-programs-"))
+    env = {**os.environ, "PROGRAMS_FRACTION": str(args.fraction), "OMP_NUM_THREADS": "1",
+           "SCALEDIAG_TEST_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    jobs = [(name, tool) for name in names for tool in ("scalediag", *PEERS)]
+    print(f"{len(names)} programs x {1 + len(PEERS)} tools = {len(jobs)} runs into {out}, 2 at a time", flush=True)
+    start = time.perf_counter()
+    results: dict[tuple[str, str], dict] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {pool.submit(_scalediag if tool == "scalediag" else lambda n, o, e, t=tool: _peer(t, n, o, e),
+                               name, out, env): (name, tool) for name, tool in jobs}
+        for i, future in enumerate(as_completed(futures), 1):
+            key = futures[future]
+            results[key] = future.result()
+            print(f"[{i}/{len(jobs)}] {key[0]} / {key[1]}: {results[key]['seconds']:.1f} s", flush=True)
+    wall = time.perf_counter() - start
+    cases = []
+    for name in names:
+        family, data, optimizer, causes = PROGRAMS[name]
+        own = results[(name, "scalediag")]
+        found = dict(own.pop("verdicts"))
+        for tool in PEERS:
+            found[tool] = results[(name, tool)]
+        cases.append({"program": name, "family": family, "data": data, "optimizer": optimizer,
+                      "causes": list(causes), "locations": _locations(causes), "scalediag_run": own,
+                      "verdicts": found})
+    tools = score(cases)
+    _print(cases, tools)
+    return {"what": f"program benchmark: {len(names)} plain PyTorch programs, scalediag and its peers on each",
+            "tools": tools, "cases": cases, "wall_seconds": wall, "fraction": args.fraction,
+            "peer_rules": {f"{t} {r}": {"location": loc, "counted": c, "why": why}
+                           for (t, r), (loc, c, why) in PEER_RULES.items()},
+            "seconds": {t: sum((c["verdicts"].get(t) or {}).get("seconds") or 0 for c in cases)
+                        for t in PEERS} | {"scalediag": sum(c["scalediag_run"]["seconds"] for c in cases)}}
+
+
+def _mark(case: dict, tool: str) -> str:
+    if not case["causes"]:
+        return "ALARM" if _said(case, tool) else "ok"
+    return "named" if _case_named(case, tool) else "seen" if _said(case, tool) else "--"
+
+
+def _print(cases: list[dict], tools: dict) -> None:
+    print(f"\n{'program':36s} {'expected':22s} " + " ".join(f"{t[:13]:>13s}" for t in TOOLS) + "  scalediag's cause")
+    for c in cases:
+        cells = [_mark(c, t) for t in TOOLS]
+        expected = "/".join(c["causes"]) or "healthy"
+        print(f"{c['program'][:36]:36s} {expected[:22]:22s} " + " ".join(f"{x:>13s}" for x in cells)
+              + f"  {c['verdicts'].get('scalediag', {}).get('cause', '?')}")
+    print(f"\n{'tool':14s} faulty healthy detected named false_alarms")
+    for t, s in tools.items():
+        print(f"{t:14s} {s['faulty']:6d} {s['healthy']:7d} {s['detected']:8d} {s['named']:5d} {s['false_alarms']:12d}")

@@ -1,0 +1,77 @@
+"""The program benchmark's harness (scripts/bench.py programs), on two of its programs and a quarter of their data, so
+that it cannot rot: each program run under `scalediag run`, its verdicts scored as the benchmark scores them; the
+peers' runs where the bench extra is installed."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import requires_real_data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from benchmarks import programs_suite as suite  # noqa: E402
+
+ENV = {"PROGRAMS_FRACTION": "0.25", "SCALEDIAG_TEST_THREADS": "1", "OMP_NUM_THREADS": "1"}
+FAULTY, HEALTHY = "mlp_sgd_no_zero_grad", "mlp_adam_healthy"
+
+
+def _case(name: str, verdicts: dict) -> dict:
+    causes = suite.PROGRAMS[name][3]
+    return {"program": name, "causes": list(causes), "locations": suite._locations(causes), "verdicts": verdicts}
+
+
+def _env():
+    import os
+
+    return {**os.environ, **ENV}
+
+
+def test_every_program_has_its_file_a_marked_bug_and_known_causes():
+    from scalediag.explain.scoring import CAUSE_LOCATION
+
+    files = {p.stem for p in suite.PROGRAMS_DIR.glob("*.py")} - {"fmnist", "markers"}
+    assert files == set(suite.PROGRAMS)
+    for name, (_, _, _, causes) in suite.PROGRAMS.items():
+        text = (suite.PROGRAMS_DIR / f"{name}.py").read_text()
+        assert ("# BUG" in text) == bool(causes), name  # one bug marked in the code, none in a healthy program
+        assert all(c in CAUSE_LOCATION for c in causes)
+    faulty = [c for _, _, _, c in suite.PROGRAMS.values() if c]
+    assert len(faulty) >= 30 and len(suite.PROGRAMS) - len(faulty) >= 10
+    assert len({f for f, _, _, _ in suite.PROGRAMS.values()}) >= 5
+    assert len({o for _, _, o, _ in suite.PROGRAMS.values()}) >= 3
+
+
+@requires_real_data
+def test_a_faulty_and_a_healthy_program_scored_by_the_benchmark(tmp_path):
+    cases = []
+    for name in (FAULTY, HEALTHY):
+        result = suite._scalediag(name, tmp_path, _env())
+        assert result.get("error") is None, result.get("error")
+        cases.append(_case(name, result["verdicts"]))
+    assert cases[0]["verdicts"]["scalediag"]["cause"] == "grad_accumulation"
+    assert cases[1]["verdicts"]["scalediag"]["cause"] == "healthy"
+    scores = suite.score(cases)
+    assert scores["scalediag"] == {"faulty": 1, "healthy": 1, "detected": 1, "named": 1, "false_alarms": 0,
+                                   "cause_exact": 1}
+    assert set(scores) == set(suite.TOOLS)
+
+
+PEERS_MISSING = [t for t, module in (("torchtest2", "torchtest2"), ("torch-audit", "torch_audit"))
+                 if importlib.util.find_spec(module) is None]
+
+
+@requires_real_data
+@pytest.mark.skipif(bool(PEERS_MISSING), reason=f"{', '.join(PEERS_MISSING)} not installed: the peers come with "
+                                                "the bench extra (pip install -e '.[bench]')")
+def test_the_peers_run_on_the_same_programs(tmp_path):
+    # torchtest2 checks optimizer coverage: the head replaced after the optimizer was built is its to name
+    name = "mlp_head_replaced_after_optimizer"
+    tested = suite._peer("torchtest2", name, tmp_path, _env())
+    assert tested["error"] is None and "optimizer_coverage" in tested["problems"], tested
+    assert suite._case_named(_case(name, {"torchtest2": tested}), "torchtest2")
+    audited = suite._peer("torch-audit", FAULTY, tmp_path, _env())
+    assert audited["error"] is None and audited["findings"], audited
+    for f in audited["findings"]:  # every rule the tool raised is in the table that maps rules to locations
+        assert ("torch-audit", f["rule"]) in suite.PEER_RULES, f
