@@ -18,8 +18,9 @@ FAULTY, HEALTHY = "mlp_sgd_no_zero_grad", "mlp_adam_healthy"
 
 
 def _case(name: str, verdicts: dict) -> dict:
-    causes = suite.PROGRAMS[name][3]
-    return {"program": name, "causes": list(causes), "locations": suite._locations(causes), "verdicts": verdicts}
+    program = suite.PROGRAMS[name]
+    return {"program": name, "causes": list(program.causes), "locations": suite._locations(program),
+            "verdicts": verdicts}
 
 
 def _env():
@@ -33,14 +34,16 @@ def test_every_program_has_its_file_a_marked_bug_and_known_causes():
 
     files = {p.stem for p in suite.PROGRAMS_DIR.glob("*.py")} - {"fmnist", "markers"}
     assert files == set(suite.PROGRAMS)
-    for name, (_, _, _, causes) in suite.PROGRAMS.items():
+    for name, program in suite.PROGRAMS.items():
         text = (suite.PROGRAMS_DIR / f"{name}.py").read_text()
-        assert ("# BUG" in text) == bool(causes), name  # one bug marked in the code, none in a healthy program
-        assert all(c in CAUSE_LOCATION for c in causes)
-    faulty = [c for _, _, _, c in suite.PROGRAMS.values() if c]
-    assert len(faulty) >= 30 and len(suite.PROGRAMS) - len(faulty) >= 10
-    assert len({f for f, _, _, _ in suite.PROGRAMS.values()}) >= 5
-    assert len({o for _, _, o, _ in suite.PROGRAMS.values()}) >= 3
+        assert ("# BUG" in text) == program.faulty, name  # its bug marked in the code, none in a healthy program
+        assert ("Held out" in text) == program.held_out, name
+        assert all(c in CAUSE_LOCATION for c in program.causes)
+        assert set(program.where) <= set(CAUSE_LOCATION.values())
+    main = [p for p in suite.PROGRAMS.values() if not p.held_out]
+    assert sum(p.faulty for p in main) >= 30 and sum(not p.faulty for p in main) >= 10
+    assert len({p.family for p in main}) >= 5 and len({p.optimizer for p in main}) >= 3
+    assert len({p.data for p in main}) >= 2
 
 
 @requires_real_data

@@ -228,7 +228,18 @@ def test_zero_initialised_outputs_are_not_a_relu_on_the_output():
 def test_a_layer_whose_gradient_dies_later_is_not_a_cut_graph():
     """Exactly-zero gradients that begin after the first measured step (units dying as it trains) are not a graph
     cut: no_gradient needs every measured step without gradient, the first included."""
-    run = {"program": {"gradients": {"fc1": {"steps": 5, "none": 0, "zero": 4, "first": 1}}}}
+    run = {"program": {"gradients": {"fc1": {"steps": 5, "none": 0, "zero": 4, "first": 1},
+                                     "fc2": {"steps": 5, "none": 0, "zero": 0, "first": 1}}}}
     assert bugs.no_gradient(run) is None
     run["program"]["gradients"]["fc1"]["zero"] = 5
     assert "fc1 (.grad None at 0, exactly 0 at 5 of 5 measured steps)" in bugs.no_gradient(run)
+
+
+def test_no_layer_with_a_gradient_is_not_a_cut_graph():
+    """Every layer without a gradient (zero init, every sample beyond a probability clamp: 0 at 15 of 15 steps in the
+    program benchmark's mlp_clamped_log_raw) is the loss passing nothing back; a cut leaves the layers after it one."""
+    run = {"program": {"gradients": {"1": {"steps": 15, "none": 0, "zero": 15, "first": 2},
+                                     "3": {"steps": 15, "none": 0, "zero": 15, "first": 2}}}}
+    assert bugs.no_gradient(run) is None
+    run["program"]["gradients"]["3"]["zero"] = 0  # the layer after the cut learns: from step 2, as `scalediag run`
+    assert "1 (.grad None at 0, exactly 0 at 15 of 15 measured steps)" in bugs.no_gradient(run)

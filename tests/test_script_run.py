@@ -30,7 +30,8 @@ SCRIPT = textwrap.dedent('''
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    criterion = nn.CrossEntropyLoss() if sys.argv[2] == "module" else F.cross_entropy
+    criterion = {"module": nn.CrossEntropyLoss(), "functional": F.cross_entropy,
+                 "by_hand": lambda out, t: -torch.log_softmax(out, 1).gather(1, t[:, None]).mean()}[sys.argv[2]]
     for epoch in range(3):
         model.train()
         for i in range(0, 1024, 32):
@@ -71,6 +72,25 @@ def test_raw_pixels_with_a_functional_loss_are_input_scale(tmp_path):
     p, out = _run(tmp_path, "1", "functional")
     assert p.returncode == 0, p.stderr
     assert "(input_scale)" in p.stderr  # the probe's labels seen through F.cross_entropy
+
+
+def test_functional_losses_are_the_epochs_losses(tmp_path):
+    p, out = _run(tmp_path, "255", "functional")
+    assert p.returncode == 0, p.stderr
+    printed = [float(line.split()[-1]) for line in p.stdout.splitlines() if line.startswith("epoch")]
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    # the evaluation's F.cross_entropy, seen once per epoch: the printed value itself (both float32, same call)
+    assert [round(h["test_loss"], 3) for h in history] == printed
+    assert all(h["train_loss"] is not None and h["test_acc"] is not None for h in history)
+
+
+def test_a_loss_written_by_hand_still_gets_a_probe_without_labels(tmp_path):
+    p, out = _run(tmp_path, "1", "by_hand")
+    assert p.returncode == 0, p.stderr
+    assert "measured without a loss or an accuracy" in p.stderr
+    assert "(input_scale)" in p.stderr  # the raw pixels seen on the probe's inputs and pre-activations
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["labels"] is None and "loss/init" not in record["init"] and record["init"]["input/rms"] > 50
 
 
 def test_a_script_that_raises_keeps_its_exit_code_and_a_failed_record(tmp_path):

@@ -45,8 +45,9 @@ def _rows(run: dict) -> list[dict]:
 
 
 def _nonfinite(run: dict) -> bool:
-    return run.get("status") == "diverged" or any(
-        v is None or not math.isfinite(v) for h in run.get("history") or [] for v in (h["train_loss"], h["test_loss"]))
+    return run.get("status") == "diverged" or any(  # None: a watched program that gave no such loss
+        v is not None and not math.isfinite(v) for h in run.get("history") or []
+        for v in (h.get("train_loss"), h.get("test_loss")))
 
 
 # --- AUTOTRAINER ---------------------------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def deepdiagnosis(run: dict) -> Verdict:
     ratios = [e.get(tags.update_ratio(layer)) for e in epochs[-DD_WINDOW:] for layer in _layers(run)]
     if len(epochs) >= 2 and ratios and all(r == 0 for r in ratios):
         found.append("unchanged_weights")
-    losses = [h["train_loss"] for h in run.get("history") or []]
+    losses = [h["train_loss"] for h in run.get("history") or [] if h.get("train_loss") is not None]
     if len(losses) >= 2 and not min(losses[-DD_WINDOW:][1:]) < losses[-DD_WINDOW:][0]:
         found.append("loss_not_decreasing")
     return Verdict(tuple(found), _dd_location(run) if found else None)
@@ -194,7 +195,7 @@ def sagemaker(run: dict) -> Verdict:
     ratios = [row.get(tags.update_ratio(layer)) for row in rows for layer in _layers(run)]
     if any(r is not None and not SMD_RATIO[0] <= r <= SMD_RATIO[1] for r in ratios):
         found.append("WeightUpdateRatio")
-    losses = [h["train_loss"] for h in run.get("history") or []]
+    losses = [h["train_loss"] for h in run.get("history") or [] if h.get("train_loss") is not None]
     if len(losses) >= 2 and not losses[-1] < losses[0] * (1 - SMD_LOSS_DECREASE):
         found.append("LossNotDecreasing")
     located = [SMD_LOCATION[p] for p in found if SMD_LOCATION[p]]

@@ -82,7 +82,9 @@ def no_gradient(run: dict) -> str | None:
     first = min((g["first"] for g in found.values() if g.get("first") is not None), default=None)
     cut = {layer: g for layer, g in found.items() if g.get("steps") and g["none"] + g["zero"] == g["steps"]
            and g.get("first") == first}
-    if not cut:
+    # a cut leaves the layers after it with a gradient; where none gets one (zero init, every sample beyond a
+    # probability clamp) the loss itself passes nothing back, a cause of its own
+    if not cut or len(cut) == len(found):
         return None
     shown = ", ".join(f"{layer} (.grad None at {g['none']}, exactly 0 at {g['zero']} of {g['steps']} measured steps)"
                       for layer, g in cut.items())

@@ -95,14 +95,14 @@ def unshuffled(run: dict) -> str | None:
     batches = program(run).get("batches") or {}
     rows = list(zip(batches.get("steps") or [], batches.get("top_class") or [], batches.get("top_share") or []))
     later = [r for r in rows if r[0] > 32] or rows  # past the early steps, where a fresh model predicts one class
-    if len(later) < 4:
-        return None
-    share, classes = statistics.mean(r[2] for r in later), [int(r[1]) for r in later]
-    blocks = sum(a == b for a, b in zip(classes, classes[1:])) / (len(classes) - 1)
     prior = (run.get("labels") or {}).get("prior")
     # a first batch of one class is itself the sign of class-ordered data (shuffled: 0.12-0.34); without it the
     # predicted class must also drift in blocks (an lr-1 collapse jumps between classes at every measured step)
     one_class = prior is not None and prior >= PROBE_ONE_CLASS
+    if len(later) < (UNSHUFFLED_CLASSES if one_class else 4):
+        return None
+    share, classes = statistics.mean(r[2] for r in later), [int(r[1]) for r in later]
+    blocks = sum(a == b for a, b in zip(classes, classes[1:])) / (len(classes) - 1)
     if share < UNSHUFFLED_SHARE or len(set(classes)) < UNSHUFFLED_CLASSES or \
             (blocks < UNSHUFFLED_BLOCKS and not one_class):
         return None

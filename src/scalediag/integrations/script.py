@@ -117,8 +117,10 @@ class ScriptWatch:
 
     def attach(self, model: nn.Module, optimizer, inputs: list, target: torch.Tensor | None) -> None:
         """At the first step of the model's optimizer, before its update: watch from here on."""
-        probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) \
-            if target is not None and inputs and torch.is_tensor(inputs[0]) and len(target) == len(inputs[0]) else None
+        if target is not None and not (inputs and torch.is_tensor(inputs[0]) and len(target) == len(inputs[0])):
+            target = None
+        # without labels (a loss written by hand) the probe still shows the inputs, the layers and the logits
+        probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) if inputs else None
         try:
             self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=probe,
                                name=self.dir.name).__enter__()
@@ -126,9 +128,9 @@ class ScriptWatch:
             print(f"scalediag run: not watching: {e}", file=sys.stderr)
             self.gave_up = True
             return
-        if probe is None:
+        if target is None:
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
-                  "watching without a probe", file=sys.stderr)
+                  "its probe is measured without a loss or an accuracy", file=sys.stderr)
         self.own.append(model.register_forward_pre_hook(self._model_call))
         loss = getattr(self, "loss_module", None)
         if loss is not None:

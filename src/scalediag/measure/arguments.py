@@ -71,8 +71,9 @@ def log_dir(path) -> Path:
 
 
 def probe(batch, m: nn.Module) -> int | None:
-    """A probe (inputs, integer labels) the model takes: tried on its first samples in eval mode, without autograd.
-    Returns the number of classes of the model's output (None without a probe)."""
+    """A probe (inputs, integer labels, or None where the labels are unknown) the model takes: tried on its first
+    samples in eval mode, without autograd. Returns the number of classes of the model's output (None without a
+    probe)."""
     if batch is None:
         return None
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
@@ -80,15 +81,18 @@ def probe(batch, m: nn.Module) -> int | None:
                                 "tuple, or a dict of keyword inputs), labels an integer tensor of classes")
     x, y = batch
     n = length(x)
+    unlabelled = y is None  # what `scalediag run` has where the loss is written by hand: no loss, no accuracy
     if n is None:
         raise _error(ValueError, "probe: its inputs hold no tensors of one batch size")
     if n == 0:
         raise _error(ValueError, "probe: empty (0 samples)")
-    if not torch.is_tensor(y) or y.dtype in (torch.bool, torch.complex64, torch.complex128) or y.is_floating_point():
+    if unlabelled:
+        pass
+    elif not torch.is_tensor(y) or y.dtype in (torch.bool, torch.complex64, torch.complex128) or y.is_floating_point():
         kind = y.dtype if torch.is_tensor(y) else type(y).__name__
         raise _error(TypeError, f"probe: its labels must be an integer tensor of classes, got {kind} (one-hot or "
                                 f"probabilities: pass labels.argmax(1))")
-    if y.shape != (n,):
+    elif y.shape != (n,):
         raise _error(ValueError, f"probe: {n} inputs but labels of shape {list(y.shape)} (one class per sample)")
     try:
         with evaluating(m), torch.no_grad():
@@ -99,6 +103,8 @@ def probe(batch, m: nn.Module) -> int | None:
         shape = list(out.shape) if out is not None else None
         raise _error(ValueError, f"probe: the model's output for {min(n, TRIAL)} samples is {shape}; the probe needs "
                                  f"[samples, classes] logits for its labels")
+    if unlabelled:
+        return int(out.shape[1])
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= out.shape[1]:
         raise _error(ValueError, f"probe: labels from {low} to {high}, outside the model's {out.shape[1]} classes "

@@ -243,7 +243,7 @@ class Diagnostics:
         if "logits" in capture.tensors:
             logits = capture.tensors["logits"]
             hists[tags.LOGITS] = logits
-            if len(logits) == len(target):
+            if target is not None and len(logits) == len(target):
                 stats[tags.ACC_PROBE] = torch.mean(logits.argmax(dim=-1) == target, dtype=torch.float32)
         for layer, (_, kind) in self.acts.items():  # over the probe set: the usual "dead"
             if f"preact/{layer}" not in capture.tensors:  # a layer the probe's forward pass does not reach

@@ -145,7 +145,7 @@ class StepMonitor:
 
 
 class Probe:
-    """A fixed batch (x as the model takes it, labels y), measured at init and at each epoch's end."""
+    """A fixed batch (x as the model takes it, labels y or None), measured at init and at each epoch's end."""
 
     def __init__(self, diag: Diagnostics, x, y: torch.Tensor, loss_fn):
         """x: a tensor, a tuple or a dict of keyword inputs (inputs.call)."""
@@ -154,12 +154,14 @@ class Probe:
 
     def measure(self, writer: RunWriter, step: int, at_init: bool = False) -> dict[str, float]:
         stats, hists = self.diag.probe(self.x, self.y)
-        stats[tags.LOSS_PROBE] = self.loss_fn(hists[tags.LOGITS], self.y, reduction="mean")
-        # one batch's gradient, as the rule sets that read it check one batch: cheaper than the whole probe set
-        stats.update(self.diag.gradients(rows(self.x, 0, GRADIENT_BATCH), self.y[:GRADIENT_BATCH], self.loss_fn))
+        if self.y is not None:  # without labels: the inputs, the layers and the logits only
+            stats[tags.LOSS_PROBE] = self.loss_fn(hists[tags.LOGITS], self.y, reduction="mean")
+            # one batch's gradient, as the rule sets that read it check one batch: cheaper than the whole probe set
+            stats.update(self.diag.gradients(rows(self.x, 0, GRADIENT_BATCH), self.y[:GRADIENT_BATCH], self.loss_fn))
         writer.histograms(hists, step)
         if at_init:  # before any update: the scale the network starts from, to hold against ln(10) = 2.303
-            stats[tags.LOSS_INIT] = stats.pop(tags.LOSS_PROBE)
+            if tags.LOSS_PROBE in stats:
+                stats[tags.LOSS_INIT] = stats.pop(tags.LOSS_PROBE)
             return writer.scalars(stats, step)
         values = to_floats(stats)
         shown = [tags.ACC_PROBE, *(t for layer in self.diag.acts for t in (tags.dead(layer), tags.saturated(layer)))]

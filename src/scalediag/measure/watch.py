@@ -97,7 +97,8 @@ class Watch:
         self.steps = OptimizerSteps(self.model, self.optimizers, monitor, self.checks, self._guarded)
         if self.probe is not None:
             self._safely(lambda: self.record.update(init=self.probe.measure(self.writer, step=0, at_init=True),
-                                                    labels=label_summary(self.probe_batch[1], self.classes)))
+                                                    labels=label_summary(self.probe_batch[1], self.classes)
+                                                    if self.probe_batch[1] is not None else None))
             self._safely(lambda: self.checks.check_structure(self.probe_batch[0]))
         self._safely(lambda: self.record.update(program=self.checks.summary()))
         self.steps.attach()
