@@ -197,6 +197,10 @@ def _peer(tool: str, name: str, out: Path, env: dict) -> dict:
             "findings": _distinct(result["findings"])}
 
 
+def _job(tool: str, name: str, out: Path, env: dict) -> dict:
+    return _scalediag(name, out, env) if tool == "scalediag" else _peer(tool, name, out, env)
+
+
 def _distinct(findings: list[dict]) -> list[dict]:
     """One finding per rule and place (a runtime rule repeats at every audit), with how often it came."""
     seen: dict[tuple, dict] = {}
@@ -241,8 +245,7 @@ def programs_suite(args) -> dict:
     start = time.perf_counter()
     results: dict[tuple[str, str], dict] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {pool.submit(_scalediag if tool == "scalediag" else lambda n, o, e, t=tool: _peer(t, n, o, e),
-                               name, out, env): (name, tool) for name, tool in jobs}
+        futures = {pool.submit(_job, tool, name, out, env): (name, tool) for name, tool in jobs}
         for i, future in enumerate(as_completed(futures), 1):
             key = futures[future]
             results[key] = future.result()
