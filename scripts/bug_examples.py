@@ -81,6 +81,7 @@ def replaced_head():
 PROGRAMS = {
     "zero_grad_forgotten": (mlp, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9), {"zero_grad": False}),
     "zero_grad_fixed": (mlp, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9), {}),
+    "zero_grad_between_backward_and_step": (mlp, lambda p: torch.optim.Adam(p, lr=1e-3), {"zero_grad": "late"}),
     "train_mode_not_restored": (cnn, lambda p: torch.optim.Adam(p, lr=1e-3), {"train_again": False}),
     "train_mode_restored": (cnn, lambda p: torch.optim.Adam(p, lr=1e-3), {}),
     "head_replaced_after_optimizer": (replaced_head, None, {}),
@@ -135,9 +136,11 @@ def run(name: str, out: Path, data, epochs: int) -> None:
             for i in range(0, len(y), BATCH):
                 idx = order[i : i + BATCH]
                 loss = loss_fn(model(x[idx]), y[idx])
-                if options.get("zero_grad", True):
+                if options.get("zero_grad", True) is True:
                     opt.zero_grad()
                 loss.backward()
+                if options.get("zero_grad") == "late":  # BUG: clears what backward just computed
+                    opt.zero_grad()
                 if "clip" in options:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), options["clip"])
                 opt.step()

@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/usr/share/datasets/fashion-mnist"))
     parser.add_argument("--raw", action="store_true", help="feed the raw pixels (the bug)")
+    parser.add_argument("--functional", action="store_true", help="F.cross_entropy instead of nn.CrossEntropyLoss")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--train", type=int, default=20_000, help="training images used")
     args = parser.parse_args()
@@ -42,7 +43,7 @@ def main() -> None:
                           nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    criterion = nn.CrossEntropyLoss()
+    criterion = torch.nn.functional.cross_entropy if args.functional else nn.CrossEntropyLoss()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64, shuffle=True)
     for epoch in range(args.epochs):
         model.train()

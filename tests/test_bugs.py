@@ -43,9 +43,11 @@ def loop(out, model, opt, data=vectors, epochs=4, batch=32, zero_grad=True, trai
             for i in range(0, N, batch):
                 idx = order[i : i + batch]
                 loss = loss_fn(model(x[idx]), y[idx])
-                if zero_grad:
+                if zero_grad is True:
                     opt.zero_grad()
                 loss.backward()
+                if zero_grad == "late":  # between backward and step: what backward computed is cleared
+                    opt.zero_grad()
                 opt.step()
                 total += loss.item()
             model.eval()
@@ -73,6 +75,30 @@ def test_forgotten_zero_grad_is_grad_accumulation(bug, tmp_path):
     if bug:
         stale = record["program"]["stale_gradient"]
         assert stale["steps"] == stale["of"] - 1  # every measured step but the first found last step's gradient
+
+
+@pytest.mark.parametrize("optimizer", [lambda p: torch.optim.SGD(p, lr=0.02, momentum=0.9),
+                                       lambda p: torch.optim.Adam(p, lr=0.01)], ids=["SGD", "Adam"])
+def test_zero_grad_between_backward_and_step_is_grad_cleared(optimizer, tmp_path):
+    model = mlp()
+    record = loop(tmp_path, model, optimizer(model.parameters()), zero_grad="late")
+    assert cause(record) == "grad_cleared", explain(record).causes
+    assert all(g["cleared"] == g["steps"] for g in record["program"]["gradients"].values())
+    fixed = mlp()
+    twin = loop(tmp_path / "twin", fixed, optimizer(fixed.parameters()))
+    assert cause(twin) == "healthy" and not any(g["cleared"] for g in twin["program"]["gradients"].values())
+
+
+def test_gradients_computed_as_exactly_zero_are_not_cleared(tmp_path):
+    """Zero init: backward reaches every weight and gives the hidden ones exactly 0; nothing was cleared (the program
+    benchmark's mlp_zero_init was called grad_cleared before the computed gradient's norm was asked)."""
+    model = mlp()
+    for m in model:
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.weight)
+    record = loop(tmp_path, model, torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9))
+    assert not any(g["cleared"] for g in record["program"]["gradients"].values())
+    assert cause(record) != "grad_cleared"
 
 
 class Regularised(nn.Module):

@@ -177,6 +177,21 @@ def test_vanishing_gradient_layer_by_layer_at_an_early_step():
     assert c.vanishing_gradient(run, []) is None
 
 
+def test_a_shallow_failing_network_s_small_gradient_is_not_vanishing():
+    """Below 0.05 in a failing run counts over 4 layers or more: a 3-layer network that fails for another reason
+    shrinks the gradient to 0.005-0.04 too (misaligned labels, cleared gradients, label noise in the program
+    benchmark's held-out programs); below 1e-4 it has vanished at any depth."""
+    run = healthy()
+    run["final"]["train_loss"] = 2.3
+    _deep(run, [0.0047, 0.03, 0.1])
+    assert c.vanishing_gradient(run, []) is None
+    _deep(run, [0.0047, 0.01, 0.03, 0.1])
+    assert "over 4 layers" in c.vanishing_gradient(run, [])
+    run = healthy()
+    _deep(run, [5e-6, 1e-3, 0.1])
+    assert "over 3 layers" in c.vanishing_gradient(run, [])
+
+
 def test_saturation_and_dead_units_when_nothing_upstream_explains_them():
     run = healthy()
     run["config"]["model"]["activation"] = "sigmoid"

@@ -65,6 +65,8 @@ def test_a_healthy_script_is_watched_unchanged_and_called_healthy(tmp_path):
     assert record["status"] == "completed" and record["steps"] == 96 and len(record["history"]) == 3
     assert [h["step"] for h in record["history"]] == [32, 64, 96]  # an epoch ends where the script evaluates
     assert record["history"][-1]["test_loss"] is not None and record["init"] is not None
+    # the probe: the first batch of 32 at init, grown with the next training batches to 256 by the first epoch's end
+    assert record["labels"]["samples"] == 256
     assert "diagnosis of" in p.stderr and "healthy" in p.stderr
 
 

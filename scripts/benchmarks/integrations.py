@@ -1,5 +1,5 @@
 """What the integrations cost: `scalediag run` on scripts/plain_train.py against the same script run plainly (whole
-processes, 10,000 real Fashion-MNIST images, 1 epoch), Lightning's Trainer with the callback against without (a small
+processes, 10,000 real Fashion-MNIST images, 1 epoch; with its loss module, and with F.cross_entropy), Lightning's Trainer with the callback against without (a small
 CNN on the same images, 1 epoch, in this process), and Hugging Face's Trainer with its callback against without
 (scripts/hf_example.py's BERT, 2 epochs of 2,048 samples); runs alternated so that the machine's drift hits both."""
 
@@ -19,17 +19,18 @@ from .common import alternate, real_data
 SCRIPT = ["scripts/plain_train.py", "--epochs", "1", "--train", "10000"]
 
 
-def _script_variants(tmp: Path) -> dict:
+def _script_variants(tmp: Path, *extra: str) -> dict:
     runs = iter(range(1000))
+    label = " (F.cross_entropy)" if extra else ""
 
     def plain():
-        subprocess.run([sys.executable, *SCRIPT], check=True, capture_output=True)
+        subprocess.run([sys.executable, *SCRIPT, *extra], check=True, capture_output=True)
 
     def watched():
-        subprocess.run([sys.executable, "-m", "scalediag", "run", "--dir", str(tmp / f"run{next(runs)}"), *SCRIPT],
-                       check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "scalediag", "run", "--dir", str(tmp / f"run{next(runs)}"), *SCRIPT,
+                        *extra], check=True, capture_output=True)
 
-    return {"plain script": plain, "scalediag run": watched}
+    return {f"plain script{label}": plain, f"scalediag run{label}": watched}
 
 
 def _lightning_variants(tmp: Path) -> dict:
@@ -88,8 +89,10 @@ def integrations_suite(args) -> dict:
     reps = min(args.reps, 5)
     result = {"what": "seconds: scalediag run against the plain script (whole processes), Lightning with the "
                       "callback against without (in-process fits), 10,000 real images, 1 epoch", "reps": reps}
-    for name, variants in (("script", _script_variants(tmp)), ("lightning", _lightning_variants(tmp)),
-                           ("transformers", _hf_variants(tmp))):
+    # the functional loss: scalediag run reads it through a function mode between the model's output and its next call
+    for name, variants in (("script", _script_variants(tmp)),
+                           ("script_functional", _script_variants(tmp, "--functional")),
+                           ("lightning", _lightning_variants(tmp)), ("transformers", _hf_variants(tmp))):
         wall, _, _ = alternate(variants, reps)
         base, watched = list(variants)
         result[name] = {"median_seconds": {n: statistics.median(t) for n, t in wall.items()},

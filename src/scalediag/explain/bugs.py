@@ -18,6 +18,7 @@ from .. import tags
 from .causes import _classes
 from .rules import epoch_of, program
 
+CLEARED_STEPS = 2  # measured steps whose gradients backward computed and the step found cleared (healthy: 0)
 STALE_SHARE = 0.5  # of the measured steps after the first, those whose first backward found a gradient: healthy 0
 EVAL_STEPS = 2  # measured steps in eval mode (healthy 0): two, so that one step between a toggle is not a verdict
 MIXING = 1e-4  # other samples' outputs moved by this share of the outputs' scale: healthy exactly 0 (rounding: 1e-7)
@@ -74,6 +75,19 @@ def not_optimized(run: dict) -> str | None:
     return (f"{shown}: its parameters require grad and receive gradients but belong to no param group of the "
             f"optimizer, so they never change (a layer replaced after the optimizer was built? build the optimizer "
             f"after the model is complete, or add_param_group)")
+
+
+def grad_cleared(run: dict) -> str | None:
+    found = program(run).get("gradients") or {}
+    if not found or not all(g.get("steps", 0) >= CLEARED_STEPS and g.get("cleared") == g["steps"]
+                            for g in found.values()):
+        return None
+    steps = min(g["steps"] for g in found.values())
+    return (f"every layer's gradient is computed by backward() and gone by optimizer.step(): at each of the {steps} "
+            f"measured steps the backward pass reached every optimized weight, and at the step their .grad was None "
+            f"or exactly 0 (threshold: every layer, every measured step, at least {CLEARED_STEPS}): zero_grad() is "
+            f"called between backward() and step(), so no step moves a weight (zero the gradients before the "
+            f"forward pass or right after the step)" + _loss_change(run))
 
 
 def no_gradient(run: dict) -> str | None:
@@ -160,10 +174,10 @@ def batch_mixing(run: dict) -> str | None:
             f"permute was meant, a softmax or a normalisation over dim 0)")
 
 
-TESTS = {"not_optimized": not_optimized, "no_gradient": no_gradient, "grad_accumulation": grad_accumulation,
+TESTS = {"grad_cleared": grad_cleared, "not_optimized": not_optimized, "no_gradient": no_gradient, "grad_accumulation": grad_accumulation,
          "batch_mixing": batch_mixing, "eval_mode": eval_mode, "output_activation": output_activation,
          "missing_activation": missing_activation}
-TITLES = {"not_optimized": "layers the optimizer does not hold", "no_gradient": "graph cut: layers without gradient",
+TITLES = {"grad_cleared": "gradients cleared before the step", "not_optimized": "layers the optimizer does not hold", "no_gradient": "graph cut: layers without gradient",
           "grad_accumulation": "gradients never zeroed", "batch_mixing": "samples mixed within a batch",
           "eval_mode": "trained in eval mode", "output_activation": "an activation on the output",
           "missing_activation": "missing activation between layers"}

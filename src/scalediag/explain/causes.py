@@ -32,7 +32,10 @@ LEARNED_LOSS = 0.2  # final training loss below this x ln(classes): small steps 
 # 3e-6, 6 layers: 6e-5; healthy: 2 ReLU layers 0.2, small CNNs 0.002-0.008: a conv output spreads the gradient over
 # its positions, so each element gets less)
 VANISHED_FLOW = 1e-4
-FLOW_LOW = 0.05  # ... below this in a run that fails
+FLOW_LOW = 0.05  # ... below this in a run that fails, over at least FLOW_DEPTH layers
+# a failing run's 3-layer networks shrink the gradient to 0.005-0.04 whatever made them fail (misaligned labels,
+# gradients cleared, 33% label noise): shrinking layer by layer is evidence of depth only over more layers
+FLOW_DEPTH = 4
 
 def _classes(run: dict) -> int:
     return run.get("classes") or CLASSES
@@ -225,13 +228,15 @@ def vanishing_gradient(run: dict, symptoms: list[Finding]) -> str | None:
     rows = [(f"step {s}", r) for s, r in sorted((run.get("early") or {}).items(), key=lambda sr: int(sr[0]))]
     flows = [(where, f) for where, row in [*rows, ("the last epoch", last_diag(run))] if (f := _flow(row))]
     fail = failing(run)
-    hits = [(where, f) for where, f in flows if f[0] < VANISHED_FLOW or (f[0] < FLOW_LOW and fail)]
+    hits = [(where, f) for where, f in flows
+            if f[0] < VANISHED_FLOW or (f[0] < FLOW_LOW and fail and len(f[1]) >= FLOW_DEPTH)]
     if not hits:
         return None
     where, (ratio, rms) = min(hits, key=lambda h: h[1][0])
     return (f"the loss gradient shrinks layer by layer towards the input over {len(rms)} layers: at {where} its RMS "
             f"at {rms[0][0]}'s output is {ratio:.2g} x that at {rms[-1][0]}'s ({rms[0][1]:.2g} against "
-            f"{rms[-1][1]:.2g}; threshold {VANISHED_FLOW:g}, or {FLOW_LOW:g} in a failing run), so the first layers "
+            f"{rms[-1][1]:.2g}; threshold {VANISHED_FLOW:g}, or {FLOW_LOW:g} over {FLOW_DEPTH}+ layers in a failing "
+            f"run), so the first layers "
             f"learn from little but noise" + (f"; {fail}" if fail else ""))
 
 

@@ -14,7 +14,7 @@ from .unexplained import unexplained
 
 # the program's own bugs first (bugs.py): each is structural, and what follows from it looks like the causes after
 # it; then the data's and the schedule's (schedule.py), then the configuration's; overfitting last: the others fail
-ORDER = ("not_optimized", "no_gradient", "grad_accumulation", "batch_mixing", "eval_mode", "output_activation",
+ORDER = ("grad_cleared", "not_optimized", "no_gradient", "grad_accumulation", "batch_mixing", "eval_mode", "output_activation",
          "double_softmax", "missing_activation", "preprocessing_mismatch", "lr_schedule", "grad_clip", "weight_decay",
          "unshuffled", "bad_init", "input_scale", "eps_dominates", "labels_misaligned", "label_noise", "lr_too_high",
          "lr_too_low", "probability_clip", "vanishing_gradient", "saturation", "dead_units", "overfitting", "diverged")
@@ -35,6 +35,7 @@ SIGN_OF = {"init_loss": "input_scale", "preact_scale": "input_scale", "dead_unit
 DOWNSTREAM = {"dead_units", "saturated", "gradient_flow", "update_ratio", "no_gradient", "clip_plateau",
               "overconfident", "probability_clip", "vanishing_gradient", "saturation", "diverged"}
 EXPLAINS = {
+    "grad_cleared": DOWNSTREAM | {"lr_too_low", "labels_misaligned", "no_gradient"},
     "not_optimized": DOWNSTREAM | {"lr_too_low"},
     "no_gradient": DOWNSTREAM | {"lr_too_low"},
     "grad_accumulation": DOWNSTREAM | {"lr_too_high", "lr_too_low", "eps_dominates"},

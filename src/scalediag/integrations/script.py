@@ -6,7 +6,8 @@ How it finds what to watch, through torch's global hooks only (nothing of torch'
   parameters the first optimizer to step holds; watch attaches at that optimizer's first step, before its update;
 - the probe: that module's first training inputs (a copy of them), with the labels its loss showed: the target of
   a loss module (nn.CrossEntropyLoss, nn.NLLLoss, ...) or of F.cross_entropy / F.nll_loss (seen through a
-  TorchFunctionMode that is active only until the first step); without labels, no probe;
+  TorchFunctionMode that is active only until the first step); without labels, a probe without them (inputs,
+  layers, logits). A labelled probe grows with the next training batches to PROBE_SAMPLES by the first epoch's end;
 - epochs: an epoch ends where the script evaluates (forward passes of the model without autograd) and trains again,
   or at its end; a script that never evaluates gets an epoch every --epoch-steps optimizer steps (default 500).
   The epoch's training loss is the mean of the loss module's outputs, its test loss and accuracy those of the loss
@@ -36,6 +37,9 @@ from ..measure.watch import Watch
 from ..record import read
 
 LABELLED = {F.cross_entropy: 1, F.nll_loss: 1}  # functional losses -> the position of their target
+# the probe grown from the first batch to this many training samples by the first epoch's end: a 32-image probe's
+# accuracy has a standard error near 0.09, too coarse for label_noise's gap
+PROBE_SAMPLES = 256
 
 
 class _Labels(TorchFunctionMode):
@@ -91,6 +95,8 @@ class ScriptWatch:
                         register_optimizer_step_pre_hook(self._first_step)]
         self.own: list = []  # hooks on the model and its loss once watched
         self.functional, self.functional_on = _Losses(self), False
+        self.grown: dict | None = None  # the probe being grown: {"x": [...], "y": [...], "n": samples}
+        self.pending: torch.Tensor | None = None  # a training call's input, until its loss shows its labels
 
     # before watch attaches: find the model, its first inputs and labels
     def _pre(self, module, args):
@@ -128,6 +134,8 @@ class ScriptWatch:
             print(f"scalediag run: not watching: {e}", file=sys.stderr)
             self.gave_up = True
             return
+        if target is not None and torch.is_tensor(probe[0]):
+            self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
         if target is None:
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
                   "its probe is measured without a loss or an accuracy", file=sys.stderr)
@@ -167,6 +175,8 @@ class ScriptWatch:
             if self.evaluating or steps - self.steps_at_epoch >= self.epoch_steps:
                 self.end_epoch()
             self.evaluating = False
+            if self.grown is not None and len(args) == 1 and torch.is_tensor(args[0]):
+                self.pending = args[0]  # kept as a reference; copied once its labels are seen
         elif steps > self.steps_at_epoch:
             self.evaluating = True
 
@@ -178,6 +188,12 @@ class ScriptWatch:
         # an evaluation's loss is often computed after its `with torch.no_grad()` block: what counts is the model's call
         mode = "eval" if self.evaluating else "train"
         self.losses[mode].append(loss)
+        x, self.pending = self.pending, None
+        if mode == "train" and self.grown is not None and x is not None and len(x) == len(target) \
+                and not target.is_floating_point() and self.grown["n"] < PROBE_SAMPLES:
+            self.grown["x"].append(x.detach().clone())
+            self.grown["y"].append(target.detach().clone())
+            self.grown["n"] += len(target)
         if mode == "eval" and torch.is_tensor(logits) and logits.dim() == 2 and not target.is_floating_point():
             self.losses["correct"] += (logits.argmax(1) == target).sum()
             self.losses["seen"] += len(target)
@@ -185,6 +201,11 @@ class ScriptWatch:
     def end_epoch(self) -> None:
         if self.watch is None or self.watch.steps.step == self.steps_at_epoch:
             return
+        if self.grown is not None:  # the first epoch's end: the probe from here on is as grown as it got
+            if len(self.grown["x"]) > 1 and all(x.shape[1:] == self.grown["x"][0].shape[1:] for x in self.grown["x"]):
+                self.watch.grow_probe(torch.cat(self.grown["x"])[:PROBE_SAMPLES],
+                                      torch.cat(self.grown["y"])[:PROBE_SAMPLES])
+            self.grown = None
         mean = lambda v: float(torch.stack(v).float().mean()) if v else None  # noqa: E731
         seen = self.losses["seen"]
         self.watch.epoch_end(train_loss=mean(self.losses["train"]), test_loss=mean(self.losses["eval"]),

@@ -59,7 +59,8 @@ class ProgramChecks:
         self.eval_modules: dict[str, str] = {}  # its name -> its class
         self.stale: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # (step, ||grad before||, ||new grad||)
         self.not_optimized: dict[str, int] = {}  # layer -> first step it got a gradient
-        self.no_gradient: dict[str, list] = {}  # layer that ran -> [(step, ||grad|| or None where a weight had none)]
+        # layer that ran -> [(step, ||grad|| or None where a weight had none, ||what backward gave it|| or None)]
+        self.no_gradient: dict[str, list] = {}
         self.structure: dict = {}
         self.lr: dict[str, list] = {"steps": [], "lr": []}
         self.weight_decay = [g.get("weight_decay") for opt in optimizers[:1] for g in opt.param_groups]
@@ -71,6 +72,7 @@ class ProgramChecks:
     def arm(self, step: int) -> None:
         self.disarm()
         self.step, self.ran, self.seen, self.counted = step, set(), set(), set()
+        self.computed: dict[int, torch.Tensor] = {}  # a weight's id -> the norm of what this step's backward gave it
         self.measured += 1
         off = {n: type(m).__name__ for n, m in self.model.named_modules() if _mode_matters(m) and not m.training}
         if off:
@@ -97,6 +99,7 @@ class ProgramChecks:
                 zero = grad.new_zeros((), dtype=torch.float32)
                 self.before.append(old.detach().float().norm() if old is not None else zero)
                 self.after.append(grad.detach().float().norm())
+                self.computed[id(p)] = self.after[-1]
 
         return hook
 
@@ -119,7 +122,10 @@ class ProgramChecks:
                 grads = [p.grad for p in weights if p.grad is not None]
                 norm = torch.linalg.vector_norm(torch.stack([g.detach().float().norm() for g in grads])) \
                     if len(grads) == len(weights) else None
-                self.no_gradient.setdefault(name, []).append((self.step, norm))
+                # what this step's backward computed for it (None: backward did not reach it), against .grad now
+                computed = [self.computed[id(p)] for p in weights if id(p) in self.computed]
+                computed = torch.linalg.vector_norm(torch.stack(computed)) if computed else None
+                self.no_gradient.setdefault(name, []).append((self.step, norm, computed))
 
     def see_row(self, step: int, values: dict) -> None:
         """A measured step's statistics as drained (host floats): the batch's predictions, the total gradient."""
@@ -215,9 +221,11 @@ class ProgramChecks:
         worst = max(stale, key=lambda t: t[1] / t[2] if t[2] else 0.0, default=None)
         no_grad = {}
         for name, seen in self.no_gradient.items():
-            values = [None if v is None else float(v) for _, v in seen]
-            no_grad[name] = {"steps": len(values), "none": sum(v is None for v in values),
-                             "zero": sum(v == 0 for v in values), "first": seen[0][0]}
+            values = [(None if v is None else float(v), None if c is None else float(c)) for _, v, c in seen]
+            no_grad[name] = {"steps": len(values), "none": sum(v is None for v, _ in values),
+                             "zero": sum(v == 0 for v, _ in values), "first": seen[0][0],
+                             # a gradient backward computed (not 0), gone by the step: cleared in between
+                             "cleared": sum(bool(c) and not v for v, c in values)}
         inputs = {}
         for mode, kept in self.inputs.items():
             if kept is not None:

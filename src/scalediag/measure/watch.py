@@ -153,6 +153,16 @@ class Watch:
             self._fail(e)
             return None
 
+    def grow_probe(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """A larger labelled probe from the next epoch end on, made of training samples the model has taken in this
+        run (`scalediag run` starts from the first batch alone); what was measured at init stays the first probe's."""
+        def swap():
+            self.probe_batch = (x, y)
+            self.probe = Probe(self.diag, x, y, self.loss_fn)
+            self.record.update(labels=label_summary(y, self.classes))
+
+        self._safely(swap)
+
     def epoch_end(self, train_loss: float | None = None, test_loss: float | None = None,
                   test_acc: float | None = None) -> dict:
         """Close an epoch: its step statistics, the probe set's, Adam's state; logged, and written to metrics.json
