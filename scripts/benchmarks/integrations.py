@@ -27,8 +27,8 @@ def _script_variants(tmp: Path, *extra: str) -> dict:
         subprocess.run([sys.executable, *SCRIPT, *extra], check=True, capture_output=True)
 
     def watched():
-        subprocess.run([sys.executable, "-m", "scalediag", "run", "--dir", str(tmp / f"run{next(runs)}"), *SCRIPT,
-                        *extra], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "scalediag", "run", "--dir", str(tmp / f"run{len(extra)}-{next(runs)}"),
+                        *SCRIPT, *extra], check=True, capture_output=True)
 
     return {f"plain script{label}": plain, f"scalediag run{label}": watched}
 
