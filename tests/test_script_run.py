@@ -30,6 +30,8 @@ SCRIPT = textwrap.dedent('''
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if "rebuilt" in sys.argv:  # the model built again after its optimizer: the optimizer steps the first one
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
     criterion = {"module": nn.CrossEntropyLoss(), "functional": F.cross_entropy,
                  "by_hand": lambda out, t: -torch.log_softmax(out, 1).gather(1, t[:, None]).mean()}[sys.argv[2]]
     for epoch in range(3):
@@ -39,7 +41,7 @@ SCRIPT = textwrap.dedent('''
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if len(sys.argv) > 3 and epoch == 1:
+            if "fail" in sys.argv and epoch == 1:
                 raise RuntimeError("the script's own bug")
         model.eval()
         with torch.no_grad():
@@ -93,6 +95,14 @@ def test_a_loss_written_by_hand_still_gets_a_probe_without_labels(tmp_path):
     assert "(input_scale)" in p.stderr  # the raw pixels seen on the probe's inputs and pre-activations
     record = json.loads((out / "metrics.json").read_text())
     assert record["labels"] is None and "loss/init" not in record["init"] and record["init"]["input/rms"] > 50
+
+
+def test_an_optimizer_of_a_model_the_script_never_calls_is_said(tmp_path):
+    p, out = _run(tmp_path, "255", "module", "rebuilt")
+    assert p.returncode == 0, p.stderr
+    assert "the optimizer stepped 96 times but holds none of the parameters of the module(s) the script trained " \
+           "(Sequential)" in p.stderr
+    assert not (out / "metrics.json").exists()  # nothing watched: no record
 
 
 def test_a_script_that_raises_keeps_its_exit_code_and_a_failed_record(tmp_path):

@@ -1,5 +1,6 @@
 """What the integrations cost: `scalediag run` on scripts/plain_train.py against the same script run plainly (whole
-processes, 10,000 real Fashion-MNIST images, 1 epoch; with its loss module, and with F.cross_entropy), Lightning's Trainer with the callback against without (a small
+processes, 10,000 real Fashion-MNIST images, 1 epoch; with its loss module, and with F.cross_entropy), Lightning's
+Trainer with the callback against without (a small
 CNN on the same images, 1 epoch, in this process), and Hugging Face's Trainer with its callback against without
 (scripts/hf_example.py's BERT, 2 epochs of 2,048 samples); runs alternated so that the machine's drift hits both."""
 

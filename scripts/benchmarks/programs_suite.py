@@ -6,8 +6,8 @@ Keras-era rule sets (scalediag.explain.baselines) are scored on scalediag's reco
 
 The programs were written together with scalediag's rules (several rules were fixed on them); the held-out ones were
 written after the rules were fixed, in rounds: the last round (HELD_OUT) is scored apart, an earlier round's
-programs count with the others once a rule has changed for them. Each program is a user's standalone script: they repeat each other's loops on
-purpose, so that each reads whole.
+programs count with the others once a rule has changed for them. Each program is a user's standalone script: they
+repeat each other's loops on purpose, so that each reads whole.
 
     python scripts/bench.py programs [--only a,b] [--fraction 1]   -> scripts/results/bench_programs.json
 """
@@ -278,10 +278,12 @@ def programs_suite(args) -> dict:
     _print(cases, tools, held_out)
     traincheck = {"installed": traincheck_probe.available()}
     if traincheck["installed"] and not args.only:
-        print("\nTrainCheck: its reference trace and invariants on one healthy program (traincheck_probe.py)", flush=True)
+        print("\nTrainCheck: its reference trace and invariants on one healthy program (traincheck_probe.py)",
+              flush=True)
         traincheck.update(traincheck_probe.probe(PROGRAMS_DIR, env))
         print(json.dumps(traincheck, indent=1))
-    return {"traincheck": traincheck, "held_out": held_out, "what": f"program benchmark: {len(names)} plain PyTorch programs, scalediag and its peers on each",
+    return {"traincheck": traincheck, "held_out": held_out,
+            "what": f"program benchmark: {len(names)} plain PyTorch programs, scalediag and its peers on each",
             "tools": tools, "cases": cases, "wall_seconds": wall, "fraction": args.fraction,
             "peer_rules": {f"{t} {r}": {"location": loc, "counted": c, "why": why}
                            for (t, r), (loc, c, why) in PEER_RULES.items()},

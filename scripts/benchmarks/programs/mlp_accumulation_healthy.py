@@ -1,7 +1,6 @@
 """MLP on Fashion-MNIST, SGD with momentum, gradients accumulated over 4 micro-batches of 16 before each step (the
 loss divided by 4): healthy."""
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fmnist import load

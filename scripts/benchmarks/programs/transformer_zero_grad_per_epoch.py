@@ -1,4 +1,5 @@
-"""A Transformer encoder on the synthetic marker task, AdamW. BUG: zero_grad() once per epoch, outside the batch loop."""
+"""A Transformer encoder on the synthetic marker task, AdamW. BUG: zero_grad() once per epoch, outside the batch
+loop."""
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -174,10 +174,12 @@ def batch_mixing(run: dict) -> str | None:
             f"permute was meant, a softmax or a normalisation over dim 0)")
 
 
-TESTS = {"grad_cleared": grad_cleared, "not_optimized": not_optimized, "no_gradient": no_gradient, "grad_accumulation": grad_accumulation,
+TESTS = {"grad_cleared": grad_cleared, "not_optimized": not_optimized, "no_gradient": no_gradient,
+         "grad_accumulation": grad_accumulation,
          "batch_mixing": batch_mixing, "eval_mode": eval_mode, "output_activation": output_activation,
          "missing_activation": missing_activation}
-TITLES = {"grad_cleared": "gradients cleared before the step", "not_optimized": "layers the optimizer does not hold", "no_gradient": "graph cut: layers without gradient",
+TITLES = {"grad_cleared": "gradients cleared before the step", "not_optimized": "layers the optimizer does not hold",
+          "no_gradient": "graph cut: layers without gradient",
           "grad_accumulation": "gradients never zeroed", "batch_mixing": "samples mixed within a batch",
           "eval_mode": "trained in eval mode", "output_activation": "an activation on the output",
           "missing_activation": "missing activation between layers"}

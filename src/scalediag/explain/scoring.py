@@ -16,7 +16,8 @@ CAUSE_LOCATION = {"input_scale": "preprocessing", "lr_too_high": "lr", "lr_too_l
                   "vanishing_gradient": "activation", "saturation": "activation", "dead_units": "activation",
                   "probability_clip": "loss", "diverged": None,
                   # the bugs of the code (bugs.py): where their fix is
-                  "grad_accumulation": "training_loop", "grad_cleared": "training_loop", "eval_mode": "training_loop", "not_optimized": "optimizer",
+                  "grad_accumulation": "training_loop", "grad_cleared": "training_loop", "eval_mode": "training_loop",
+                  "not_optimized": "optimizer",
                   "no_gradient": "layers", "missing_activation": "activation", "output_activation": "activation",
                   "batch_mixing": "layers", "preprocessing_mismatch": "preprocessing", "lr_schedule": "lr",
                   "grad_clip": "optimizer", "weight_decay": "optimizer", "unshuffled": "training_data",

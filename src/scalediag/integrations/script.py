@@ -117,6 +117,7 @@ class ScriptWatch:
         held = {id(p) for g in optimizer.param_groups for p in g["params"]}
         model = next((m for m, _ in self.roots.values() if any(id(p) in held for p in m.parameters())), None)
         if model is None:
+            self.orphan_steps = getattr(self, "orphan_steps", 0) + 1
             return
         self.mode.__exit__(None, None, None)
         self.attach(model, optimizer, self.roots[id(model)][1], self.labels.get("target"))
@@ -265,7 +266,14 @@ def run(argv: list[str]) -> int:
         code, error = 1, e
     watcher.close(error)
     if watcher.watch is None:
-        print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)
+        called = [type(m).__name__ for m, _ in watcher.roots.values() if any(q.requires_grad for q in m.parameters())]
+        if getattr(watcher, "orphan_steps", 0) and called:
+            # the optimizer's model was never called: a model built again after its optimizer, or another model's
+            print(f"scalediag run: the optimizer stepped {watcher.orphan_steps} times but holds none of the "
+                  f"parameters of the module(s) the script trained ({', '.join(called[:3])}): they never change "
+                  f"(build the optimizer from the model that is called, after the model is final)", file=sys.stderr)
+        else:
+            print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)
         return code
     record = read(watcher.watch.dir / "metrics.json")
     print(f"scalediag: diagnosis of {opts.script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`):\n"
