@@ -103,9 +103,8 @@ def no_gradient(run: dict) -> str | None:
     shown = ", ".join(f"{layer} (.grad None at {g['none']}, exactly 0 at {g['zero']} of {g['steps']} measured steps)"
                       for layer, g in cut.items())
     return (f"{shown}: in the optimizer and run in the forward pass, but no gradient reaches them, from the first "
-            f"measured step on: "
-            f"the graph is cut between them and the loss (a .detach(), torch.no_grad(), .data, or an op without a "
-            f"gradient such as argmax or round), so they never learn")
+            f"measured step on: the graph is cut between them and the loss (a .detach(), torch.no_grad(), .data, or "
+            f"an op without a gradient such as argmax or round), so they never learn")
 
 
 def missing_activation(run: dict) -> str | None:
@@ -175,11 +174,10 @@ def batch_mixing(run: dict) -> str | None:
 
 
 TESTS = {"grad_cleared": grad_cleared, "not_optimized": not_optimized, "no_gradient": no_gradient,
-         "grad_accumulation": grad_accumulation,
-         "batch_mixing": batch_mixing, "eval_mode": eval_mode, "output_activation": output_activation,
-         "missing_activation": missing_activation}
+         "grad_accumulation": grad_accumulation, "batch_mixing": batch_mixing, "eval_mode": eval_mode,
+         "output_activation": output_activation, "missing_activation": missing_activation}
 TITLES = {"grad_cleared": "gradients cleared before the step", "not_optimized": "layers the optimizer does not hold",
-          "no_gradient": "graph cut: layers without gradient",
-          "grad_accumulation": "gradients never zeroed", "batch_mixing": "samples mixed within a batch",
+          "no_gradient": "graph cut: layers without gradient", "grad_accumulation": "gradients never zeroed",
+          "batch_mixing": "samples mixed within a batch",
           "eval_mode": "trained in eval mode", "output_activation": "an activation on the output",
           "missing_activation": "missing activation between layers"}

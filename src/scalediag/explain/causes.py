@@ -236,8 +236,7 @@ def vanishing_gradient(run: dict, symptoms: list[Finding]) -> str | None:
     return (f"the loss gradient shrinks layer by layer towards the input over {len(rms)} layers: at {where} its RMS "
             f"at {rms[0][0]}'s output is {ratio:.2g} x that at {rms[-1][0]}'s ({rms[0][1]:.2g} against "
             f"{rms[-1][1]:.2g}; threshold {VANISHED_FLOW:g}, or {FLOW_LOW:g} over {FLOW_DEPTH}+ layers in a failing "
-            f"run), so the first layers "
-            f"learn from little but noise" + (f"; {fail}" if fail else ""))
+            f"run), so the first layers learn from little but noise" + (f"; {fail}" if fail else ""))
 
 
 def diverged(run: dict) -> str | None:

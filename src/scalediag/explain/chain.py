@@ -15,9 +15,10 @@ from .unexplained import unexplained
 # the program's own bugs first (bugs.py): each is structural, and what follows from it looks like the causes after
 # it; then the data's and the schedule's (schedule.py), then the configuration's; overfitting last: the others fail
 ORDER = ("grad_cleared", "not_optimized", "no_gradient", "grad_accumulation", "batch_mixing", "eval_mode",
-         "output_activation", "double_softmax", "missing_activation", "preprocessing_mismatch", "lr_schedule", "grad_clip", "weight_decay",
-         "unshuffled", "bad_init", "input_scale", "eps_dominates", "labels_misaligned", "label_noise", "lr_too_high",
-         "lr_too_low", "probability_clip", "vanishing_gradient", "saturation", "dead_units", "overfitting", "diverged")
+         "output_activation", "double_softmax", "missing_activation", "preprocessing_mismatch", "lr_schedule",
+         "grad_clip", "weight_decay", "unshuffled", "bad_init", "input_scale", "eps_dominates", "labels_misaligned",
+         "label_noise", "lr_too_high", "lr_too_low", "probability_clip", "vanishing_gradient", "saturation",
+         "dead_units", "overfitting", "diverged")
 ALL_TESTS = {**TESTS, **bugs.TESTS, **schedule.TESTS}
 TITLES = {"double_softmax": "softmax applied twice", "bad_init": "weights initialised off scale",
           "input_scale": "inputs off the scale the weights were initialised for", "label_noise": "noisy labels",

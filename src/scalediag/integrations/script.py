@@ -87,6 +87,7 @@ class ScriptWatch:
     def __init__(self, log_dir: Path, every: int, epoch_steps: int):
         self.dir, self.every, self.epoch_steps = log_dir, every, epoch_steps
         self.depth, self.roots, self.labels = 0, {}, {}
+        self.orphan_steps = 0  # optimizer steps holding none of the called modules' parameters
         self.watch: Watch | None = None
         self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
         self.evaluating, self.steps_at_epoch, self.gave_up = False, 0, False
@@ -117,7 +118,7 @@ class ScriptWatch:
         held = {id(p) for g in optimizer.param_groups for p in g["params"]}
         model = next((m for m, _ in self.roots.values() if any(id(p) in held for p in m.parameters())), None)
         if model is None:
-            self.orphan_steps = getattr(self, "orphan_steps", 0) + 1
+            self.orphan_steps += 1
             return
         self.mode.__exit__(None, None, None)
         self.attach(model, optimizer, self.roots[id(model)][1], self.labels.get("target"))
@@ -176,7 +177,8 @@ class ScriptWatch:
             if self.evaluating or steps - self.steps_at_epoch >= self.epoch_steps:
                 self.end_epoch()
             self.evaluating = False
-            if self.grown is not None and len(args) == 1 and torch.is_tensor(args[0]):
+            if self.grown is not None and self.grown["n"] < PROBE_SAMPLES and len(args) == 1 and \
+                    torch.is_tensor(args[0]):
                 self.pending = args[0]  # kept as a reference; copied once its labels are seen
         elif steps > self.steps_at_epoch:
             self.evaluating = True
@@ -267,7 +269,7 @@ def run(argv: list[str]) -> int:
     watcher.close(error)
     if watcher.watch is None:
         called = [type(m).__name__ for m, _ in watcher.roots.values() if any(q.requires_grad for q in m.parameters())]
-        if getattr(watcher, "orphan_steps", 0) and called:
+        if watcher.orphan_steps and called:
             # the optimizer's model was never called: a model built again after its optimizer, or another model's
             print(f"scalediag run: the optimizer stepped {watcher.orphan_steps} times but holds none of the "
                   f"parameters of the module(s) the script trained ({', '.join(called[:3])}): they never change "

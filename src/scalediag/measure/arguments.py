@@ -86,14 +86,14 @@ def probe(batch, m: nn.Module) -> int | None:
         raise _error(ValueError, "probe: its inputs hold no tensors of one batch size")
     if n == 0:
         raise _error(ValueError, "probe: empty (0 samples)")
-    if unlabelled:
-        pass
-    elif not torch.is_tensor(y) or y.dtype in (torch.bool, torch.complex64, torch.complex128) or y.is_floating_point():
-        kind = y.dtype if torch.is_tensor(y) else type(y).__name__
-        raise _error(TypeError, f"probe: its labels must be an integer tensor of classes, got {kind} (one-hot or "
-                                f"probabilities: pass labels.argmax(1))")
-    elif y.shape != (n,):
-        raise _error(ValueError, f"probe: {n} inputs but labels of shape {list(y.shape)} (one class per sample)")
+    if not unlabelled:
+        if not torch.is_tensor(y) or y.dtype in (torch.bool, torch.complex64, torch.complex128) or \
+                y.is_floating_point():
+            kind = y.dtype if torch.is_tensor(y) else type(y).__name__
+            raise _error(TypeError, f"probe: its labels must be an integer tensor of classes, got {kind} (one-hot or "
+                                    f"probabilities: pass labels.argmax(1))")
+        if y.shape != (n,):
+            raise _error(ValueError, f"probe: {n} inputs but labels of shape {list(y.shape)} (one class per sample)")
     try:
         with evaluating(m), torch.no_grad():
             out = logits_of(call(m, rows(x, 0, TRIAL)))
