@@ -120,3 +120,49 @@ def run_plain(tmp_path, *args):
     script = tmp_path / "train.py"
     return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True,
                           cwd=tmp_path).stdout
+
+
+SEQUENCE_FIRST = textwrap.dedent('''
+    """A language model in the style of the canonical examples: [T, B] tokens, log_softmax, nll_loss on [T*B, V]."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(0)
+    V, T, B = 50, 20, 8
+    data = torch.randint(0, V, (1700,))
+
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.rnn, self.out = nn.Embedding(V, 32), nn.GRU(32, 32), nn.Linear(32, V)
+
+        def forward(self, x):
+            h, _ = self.rnn(self.emb(x))
+            return F.log_softmax(self.out(h), -1).view(-1, V)
+
+    model = LM()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for i in range(0, 1500, T * B):
+        chunk = data[i : i + T * B + 1]
+        x, y = chunk[:-1].view(B, T).t(), chunk[1:].view(B, T).t()
+        loss = F.nll_loss(model(x), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        print(f"loss {loss.item():.6f}")
+''')
+
+
+def test_a_probe_that_cannot_be_taken_leaves_the_scripts_exit_code_and_output_as_they_are(tmp_path):
+    """The probe of a [T, B] -> [T*B, V] model is refused; the script must still end as it does unwatched (it used to
+    exit 1: the labels' function mode was left twice)."""
+    import subprocess
+
+    script = tmp_path / "lm.py"
+    script.write_text(SEQUENCE_FIRST)
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+    p = run_cli(["run", "--dir", str(tmp_path / "run"), str(script)], cwd=tmp_path)
+    assert plain.returncode == 0 and p.returncode == plain.returncode, p.stderr
+    assert p.stdout == plain.stdout and p.stdout.count("loss") == 10
+    assert "Traceback" not in p.stderr and "scalediag run: not watching" in p.stderr

@@ -26,61 +26,18 @@ import traceback
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
-from torch.overrides import TorchFunctionMode
 
 from ..explain.chain import run_text
 from ..measure.watch import Watch
 from ..record import read
+from .functional_losses import Labels, Losses
 
-LABELLED = {F.cross_entropy: 1, F.nll_loss: 1}  # functional losses -> the position of their target
 # the probe grown from the first batch to this many training samples by the first epoch's end: a 32-image probe's
 # accuracy has a standard error near 0.09, too coarse for label_noise's gap
 PROBE_SAMPLES = 256
-
-
-class _Labels(TorchFunctionMode):
-    """Sees the target of the first functional loss call; active only until watch attaches."""
-
-    def __init__(self, found: dict):
-        super().__init__()
-        self.found = found
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func in LABELLED and "target" not in self.found:
-            target = kwargs.get("target", args[LABELLED[func]] if len(args) > LABELLED[func] else None)
-            if torch.is_tensor(target):
-                self.found["target"] = target.detach().clone()
-                self.found["loss_fn"] = func
-        return func(*args, **kwargs)
-
-
-def _mean_loss(value: torch.Tensor, kwargs: dict, target: torch.Tensor) -> torch.Tensor:
-    reduction = kwargs.get("reduction", "mean")
-    return value.float().mean() if reduction != "sum" else value.float() / max(len(target), 1)
-
-
-class _Losses(TorchFunctionMode):
-    """Sees the first functional loss after one of the model's outputs and hands it to ScriptWatch."""
-
-    def __init__(self, watcher: "ScriptWatch"):
-        super().__init__()
-        self.watcher, self.taken = watcher, True
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        if func in LABELLED and not self.taken:
-            self.taken = True
-            target = kwargs.get("target", args[1] if len(args) > 1 else None)
-            logits = kwargs.get("input", args[0] if args else None)
-            if torch.is_tensor(out) and torch.is_tensor(target) and torch.is_tensor(logits):
-                self.watcher.seen_loss(logits.detach(), target, _mean_loss(out.detach(), kwargs, target))
-        return out
 
 
 class ScriptWatch:
@@ -91,11 +48,11 @@ class ScriptWatch:
         self.watch: Watch | None = None
         self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
         self.evaluating, self.steps_at_epoch, self.gave_up = False, 0, False
-        self.mode = _Labels(self.labels)
+        self.mode, self.mode_on = Labels(self.labels), False  # entered by run(), left once (at the step or close)
         self.handles = [register_module_forward_pre_hook(self._pre), register_module_forward_hook(self._post),
                         register_optimizer_step_pre_hook(self._first_step)]
         self.own: list = []  # hooks on the model and its loss once watched
-        self.functional, self.functional_on = _Losses(self), False
+        self.functional, self.functional_on = Losses(self), False
         self.grown: dict | None = None  # the probe being grown: {"x": [...], "y": [...], "n": samples}
         self.pending: torch.Tensor | None = None  # a training call's input, until its loss shows its labels
 
@@ -120,7 +77,7 @@ class ScriptWatch:
         if model is None:
             self.orphan_steps += 1
             return
-        self.mode.__exit__(None, None, None)
+        self.labels_off()
         self.attach(model, optimizer, self.roots[id(model)][1], self.labels.get("target"))
 
     def attach(self, model: nn.Module, optimizer, inputs: list, target: torch.Tensor | None) -> None:
@@ -216,12 +173,23 @@ class ScriptWatch:
         self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
         self.steps_at_epoch = self.watch.steps.step
 
+    def labels_on(self) -> None:
+        self.mode.__enter__()
+        self.mode_on = True
+
+    def labels_off(self) -> None:
+        # left once only: a second exit pops the script's own modes, or raises on an empty stack (an attach that
+        # failed used to exit it at the step and again at close, turning the script's exit 0 into 1)
+        if self.mode_on:
+            self.mode_on = False
+            self.mode.__exit__(None, None, None)
+
     def close(self, error: BaseException | None) -> None:
         self._functional_off()
         for h in [*self.handles, *self.own]:
             h.remove()
+        self.labels_off()
         if self.watch is None:
-            self.mode.__exit__(None, None, None)
             return
         if error is None:  # the epoch in progress is finished by the script's end; after an error it is not
             self.end_epoch()
@@ -255,7 +223,7 @@ def run(argv: list[str]) -> int:
     sys.argv = [str(opts.script), *opts.args]
     sys.path.insert(0, str(opts.script.resolve().parent))
     code, error = 0, None
-    watcher.mode.__enter__()
+    watcher.labels_on()
     try:
         runpy.run_path(str(opts.script), run_name="__main__")
     except SystemExit as e:
@@ -266,7 +234,19 @@ def run(argv: list[str]) -> int:
     except BaseException as e:  # the script's own error: shown as Python would, then its exit code
         traceback.print_exc()
         code, error = 1, e
+    try:
+        _report(watcher, opts.script, error)
+    except Exception as e:  # noqa: BLE001  scalediag's own failure never becomes the script's outcome
+        print(f"scalediag run: warning: could not finish the diagnosis ({type(e).__name__}: {e}); the script's exit "
+              f"code {code} is kept", file=sys.stderr)
+    return code
+
+
+def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> None:
+    """Close the watch and print the diagnosis, or why there is none."""
     watcher.close(error)
+    if watcher.gave_up:  # its one line is said
+        return
     if watcher.watch is None:
         called = [type(m).__name__ for m, _ in watcher.roots.values() if any(q.requires_grad for q in m.parameters())]
         if watcher.orphan_steps and called:
@@ -276,8 +256,7 @@ def run(argv: list[str]) -> int:
                   f"(build the optimizer from the model that is called, after the model is final)", file=sys.stderr)
         else:
             print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)
-        return code
+        return
     record = read(watcher.watch.dir / "metrics.json")
-    print(f"scalediag: diagnosis of {opts.script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`):\n"
+    print(f"scalediag: diagnosis of {script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`):\n"
           f"{run_text(record)}", file=sys.stderr)
-    return code
