@@ -76,7 +76,7 @@ def main() -> int:
     sys.argv = [str(script)]
     sys.path.insert(0, str(script.resolve().parent))
     start = time.perf_counter()
-    peer.mode.__enter__()
+    peer.labels_on()
     try:
         runpy.run_path(str(script), run_name="__main__")
     except Stop:
@@ -84,8 +84,7 @@ def main() -> int:
     except BaseException as e:  # the program's own error, or the tool's: recorded, as a user would see it
         peer.result["error"] = f"{type(e).__name__}: {e}"
         traceback.print_exc()
-    if not peer.result["attached"]:
-        peer.mode.__exit__(None, None, None)
+    peer.labels_off()  # left once, whether or not the tool attached
     peer.finish()
     peer.result["wall_seconds"] = time.perf_counter() - start
     out.write_text(json.dumps(peer.result, indent=1, default=str))
