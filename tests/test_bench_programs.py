@@ -30,7 +30,7 @@ def _env():
 
 
 def test_every_program_has_its_file_a_marked_bug_and_known_causes():
-    from scalediag.explain.scoring import CAUSE_LOCATION
+    from scalediag.explain.causes import CAUSES
 
     files = {p.stem for p in suite.PROGRAMS_DIR.glob("*.py")} - {"fmnist", "markers"}
     assert files == set(suite.PROGRAMS)
@@ -39,7 +39,7 @@ def test_every_program_has_its_file_a_marked_bug_and_known_causes():
         assert ("# BUG" in text) == program.faulty, name  # its bug marked in the code, none in a healthy program
         assert ("Held out" in text) == bool(program.held_out), name
         assert ("second round" in text) == (program.held_out == 2), name
-        assert all(c in CAUSE_LOCATION for c in program.causes)
+        assert all(c in CAUSES for c in program.causes)
     main = [p for p in suite.PROGRAMS.values() if p.held_out < suite.HELD_OUT]
     assert sum(p.faulty for p in main) >= 30 and sum(not p.faulty for p in main) >= 10
     assert len({p.family for p in main}) >= 5 and len({p.optimizer for p in main}) >= 3

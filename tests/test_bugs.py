@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import scalediag
-from scalediag.explain import bugs
+from scalediag.explain.causes import CAUSES, fixed_in, said
 from scalediag.explain.chain import explain
 from scalediag.record import read
 
@@ -216,7 +216,7 @@ def test_a_gru_without_batch_first_is_batch_mixing(bug, tmp_path):
     model = GRUNet(batch_first=not bug)
     record = loop(tmp_path, model, torch.optim.Adam(model.parameters(), lr=1e-2), data=sequences, epochs=5)
     assert cause(record) == ("batch_mixing" if bug else "healthy"), explain(record).causes
-    assert (record["program"]["batch_mixing"]["change"] > bugs.MIXING) == bug
+    assert (record["program"]["batch_mixing"]["change"] > CAUSES["batch_mixing"].MIXING) == bug
 
 
 def test_a_log_softmax_over_the_batch_is_batch_mixing(tmp_path):
@@ -239,16 +239,16 @@ def test_each_check_stays_silent_on_an_empty_or_healthy_program_record():
                "gradients": {"fc1": {"steps": 10, "none": 0, "zero": 0, "first": 1}}, "missing_activation": [],
                "batch_mixing": {"samples": 16, "replaced_by": 1, "change": 0.0}}
     for run in ({}, {"program": healthy}, {"program": {}}):
-        assert all(test(run) is None for test in bugs.TESTS.values())
+        assert not any(said(i, run) for i in fixed_in("code"))
 
 
 def test_zero_initialised_outputs_are_not_a_relu_on_the_output():
     """All outputs exactly 0 at init is zero-initialised weights (bad_init), not a ReLU: a ReLU passes its positives."""
     init = {"logits/min": 0.0, "logits/max": 0.0, "logits/sum_dev": 1.0, "logits/zero_fraction": 1.0}
     run = {"config": {"loss": {"name": "cross_entropy"}}, "init": init, "history": []}
-    assert bugs.output_activation(run) is None
+    assert said("output_activation", run) is None
     run["init"] = {**init, "logits/max": 0.7, "logits/zero_fraction": 0.5}
-    assert "a ReLU on the output" in bugs.output_activation(run)
+    assert "a ReLU on the output" in said("output_activation", run)
 
 
 def test_a_layer_whose_gradient_dies_later_is_not_a_cut_graph():
@@ -256,9 +256,9 @@ def test_a_layer_whose_gradient_dies_later_is_not_a_cut_graph():
     cut: no_gradient needs every measured step without gradient, the first included."""
     run = {"program": {"gradients": {"fc1": {"steps": 5, "none": 0, "zero": 4, "first": 1},
                                      "fc2": {"steps": 5, "none": 0, "zero": 0, "first": 1}}}}
-    assert bugs.no_gradient(run) is None
+    assert said("no_gradient", run) is None
     run["program"]["gradients"]["fc1"]["zero"] = 5
-    assert "fc1 (.grad None at 0, exactly 0 at 5 of 5 measured steps)" in bugs.no_gradient(run)
+    assert "fc1 (.grad None at 0, exactly 0 at 5 of 5 measured steps)" in said("no_gradient", run)
 
 
 def test_no_layer_with_a_gradient_is_not_a_cut_graph():
@@ -266,6 +266,6 @@ def test_no_layer_with_a_gradient_is_not_a_cut_graph():
     program benchmark's mlp_clamped_log_raw) is the loss passing nothing back; a cut leaves the layers after it one."""
     run = {"program": {"gradients": {"1": {"steps": 15, "none": 0, "zero": 15, "first": 2},
                                      "3": {"steps": 15, "none": 0, "zero": 15, "first": 2}}}}
-    assert bugs.no_gradient(run) is None
+    assert said("no_gradient", run) is None
     run["program"]["gradients"]["3"]["zero"] = 0  # the layer after the cut learns: from step 2, as `scalediag run`
-    assert "1 (.grad None at 0, exactly 0 at 15 of 15 measured steps)" in bugs.no_gradient(run)
+    assert "1 (.grad None at 0, exactly 0 at 15 of 15 measured steps)" in said("no_gradient", run)

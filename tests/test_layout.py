@@ -39,8 +39,29 @@ def test_measure_imports_neither_run_nor_explain_nor_hydra_anywhere_in_its_code(
     assert not {m for m in found if m.startswith(("scalediag.run", "scalediag.explain", *HEAVY))}
 
 
-def test_explain_never_imports_run():
-    assert not {m for m in _stage_imports("explain") if m.startswith("scalediag.run")}
+def _explain_modules() -> list[str]:
+    root = PACKAGE / "explain"
+    return [f"scalediag.explain.{'.'.join(p.relative_to(root).with_suffix('').parts)}".removesuffix(".__init__")
+            for p in sorted(root.rglob("*.py"))]
+
+
+def test_explain_imports_neither_run_nor_measure_nor_torch_anywhere_in_its_code():
+    found = set().union(*(_imports(p, ".".join(["scalediag", *p.relative_to(PACKAGE).parent.parts]))
+                          for p in (PACKAGE / "explain").rglob("*.py")))
+    assert not {m for m in found if m.startswith(("scalediag.run", "scalediag.measure", "torch"))}
+
+
+def test_a_fresh_interpreter_importing_every_explain_module_has_not_imported_torch():
+    """`scalediag report` reads files and tag names: the report, the chain, the causes, the scoring."""
+    modules = _explain_modules()
+    code = (f"import importlib, json, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert {"scalediag.explain.report", "scalediag.explain.chain", "scalediag.explain.causes.input_scale"} <= \
+        set(loaded)
+    assert not [m for m in loaded if m.split(".")[0] == "torch" or m.startswith(("scalediag.run",
+                                                                                 "scalediag.measure"))]
 
 
 def test_a_fresh_interpreter_importing_scalediag_and_every_measure_module_loads_no_run_explain_hydra_or_matplotlib():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import scalediag
-from scalediag.explain import schedule
+from scalediag.explain.causes import fixed_in, said
 from scalediag.explain.chain import explain
 from scalediag.record import read
 
@@ -154,7 +154,7 @@ def test_a_failing_run_with_no_known_cause_is_unexplained_never_healthy(tmp_path
 
 def test_each_check_stays_silent_on_an_empty_record():
     for run in ({}, {"program": {}}, {"history": [], "program": {"lr": {}, "batches": {}}}):
-        assert all(test(run) is None for test in schedule.TESTS.values())
+        assert not any(said(i, run) for i in fixed_in("data", "schedule", "configuration"))
 
 
 def test_overfitting_needs_a_rise_or_a_widening_gap_over_several_epochs():
@@ -163,11 +163,11 @@ def test_overfitting_needs_a_rise_or_a_widening_gap_over_several_epochs():
                             for i, (t, a) in enumerate(zip(test, train))]}
 
     falling = [1.0, 0.62, 0.5, 0.47, 0.45]
-    assert schedule.overfitting(run([0.9, 0.6, 0.5, 0.56, 0.6], falling)) is not None  # min at 3, rising 1.2x
-    assert schedule.overfitting(run([0.9, 0.6, 0.5, 0.52, 0.53], falling)) is None  # +6%: noise
-    assert schedule.overfitting(run([0.9, 0.6, 0.5, 0.4, 0.6], falling)) is None  # one epoch up
+    assert said("overfitting", run([0.9, 0.6, 0.5, 0.56, 0.6], falling)) is not None  # min at 3, rising 1.2x
+    assert said("overfitting", run([0.9, 0.6, 0.5, 0.52, 0.53], falling)) is None  # +6%: noise
+    assert said("overfitting", run([0.9, 0.6, 0.5, 0.4, 0.6], falling)) is None  # one epoch up
     # stalled above its minimum while the training loss halved, ending at 3.5x it
-    assert "has not improved for 2 epochs" in schedule.overfitting(run([0.9, 0.6, 0.5, 0.52, 0.53],
+    assert "has not improved for 2 epochs" in said("overfitting", run([0.9, 0.6, 0.5, 0.52, 0.53],
                                                                        [1.0, 0.5, 0.3, 0.2, 0.15]))
 
 
@@ -177,6 +177,6 @@ def test_a_collapsed_model_jumping_between_classes_is_not_unshuffled():
     steps = list(range(36, 100, 4))
     run = {"program": {"batches": {"steps": steps, "top_class": [7, 9, 8, 0, 4, 1, 3, 5, 2, 6, 7, 9, 8, 0, 4, 1],
                                    "top_share": [1.0] * 16}}}
-    assert schedule.unshuffled(run) is None
+    assert said("unshuffled", run) is None
     run["program"]["batches"]["top_class"] = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0, 0, 0, 1]
-    assert "drifts in blocks" in schedule.unshuffled(run)
+    assert "drifts in blocks" in said("unshuffled", run)

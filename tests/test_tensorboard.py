@@ -130,12 +130,12 @@ def test_event_checksums_are_tensorboards_own_and_tensorboard_is_left_as_it_is()
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as reference
     from tensorboard.summary.writer import record_writer
 
-    from scalediag.measure.writer import masked_crc32c
+    from scalediag.events import masked_crc32c
 
     assert record_writer.masked_crc32c is reference  # nothing of TensorBoard's is replaced
     import io
 
-    from scalediag.measure.writer import record
+    from scalediag.events import record
 
     theirs = io.BytesIO()
     record_writer.RecordWriter(theirs).write(b"an event")

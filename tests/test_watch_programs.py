@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import scalediag
-from scalediag.explain import bugs
+from scalediag.explain.causes import fixed_in
 from scalediag.explain.chain import ORDER, explain
 from scalediag.measure.inputs import call, logits_of
 from scalediag.record import read
@@ -375,7 +375,7 @@ def test_watch_changes_nothing_and_records_the_program(name, out):
     assert diagnosis.cause in (*ORDER, "healthy", "unexplained")  # 12 steps: most have not learned yet
     # the everyday patterns that look odd (frozen layers, micro-batches, tied weights, functional activations,
     # schedulers, ...) are no bug of the code; only the loop that never goes back to train mode is
-    assert [c.id for c in diagnosis.causes if c.id in bugs.TESTS] == (["eval_mode"] if program.eval_mode else [])
+    assert [c.id for c in diagnosis.causes if c.id in fixed_in("code")] == (["eval_mode"] if program.eval_mode else [])
 
 
 def _same_with_nan(a, b):

@@ -13,7 +13,8 @@ import torch
 
 from scalediag.measure.hooks import Diagnostics
 from scalediag.measure.monitor import StepMonitor
-from scalediag.measure.writer import RunWriter, masked_crc32c
+from scalediag.events import masked_crc32c
+from scalediag.measure.writer import RunWriter
 from scalediag.run.losses import cross_entropy
 from scalediag.run.model import build_model
 from scalediag.run.optim import FusedAdamStep, KerasAdam, torch_adam

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from scalediag.explain.chain import explain
-from scalediag.explain.scoring import CAUSE_LOCATION, verdicts
+from scalediag.explain.causes import CAUSES
+from scalediag.explain.scoring import location, verdicts
 
 from . import traincheck_probe
 
@@ -125,7 +126,7 @@ HELD_OUT = 2  # the round scored apart: written after the rules were last change
 PROGRAMS = {name: Program(*fields) for name, fields in PROGRAMS.items()}
 # (peer, its rule or check) -> (the location its message points at, or None: detection only; whether it says the
 # training is wrong at all; why). A finding counts as detecting where the second field holds, as naming a program's
-# bug where its location is one of the program's (CAUSE_LOCATION of the program's causes).
+# bug where its location is one of the program's (scoring.location of the program's causes).
 PEER_RULES = {
     ("torchtest2", "optimizer_coverage"): ("optimizer", True, "names trainable parameters the optimizer does not hold"),
     ("torchtest2", "gradient_flow"): ("layers", True, "names parameters that get no gradient: a cut graph"),
@@ -167,7 +168,7 @@ PEER_RULES = {
 
 
 def _locations(program: Program) -> list[str]:
-    return sorted({CAUSE_LOCATION[c] for c in program.causes if CAUSE_LOCATION.get(c)})
+    return sorted({loc for c in program.causes if (loc := location(c))})
 
 
 def _run(cmd: list[str], env: dict) -> tuple[float, str]:

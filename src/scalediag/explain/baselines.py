@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from .. import tags
-from .rules import last_diag
+from .facts import last_diag
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ measured quantity differs between them, and how the order of the divisors change
 from __future__ import annotations
 
 from .. import tags
-from .rules import EPS_DOMINANT, Finding, first_hidden, last_diag
+from .facts import first_hidden, last_diag
+from .rules import EPS_DOMINANT, Finding
 
 SLOWER_FACTOR = 1.05  # final training loss this much above the sweep's best comparable run
 DIFFERS = 1.2  # a quantity that differs by this factor between two runs is named as a difference

@@ -17,11 +17,12 @@ from omegaconf import OmegaConf
 
 from .. import tags
 from ..files import write_json_atomic, write_text_atomic
-from ..measure.writer import write_text_events
+from ..events import write_text_events
 from ..record import METRICS, RecordError, alive, optimizer_name, read
 from .compare import best_runs, divisor_order, slower
 from .chain import Diagnosis, explain, lines as cause_lines
-from .rules import diagnose, last_diag
+from .facts import last_diag
+from .rules import diagnose
 
 ITEM = re.compile(r",(?=[\w.+~/]+=)")  # a comma that starts the next key=value of an override_dirname
 JOBS_FILE = "jobs.json"

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from .. import tags
-from ..measure.stats import KERAS_EPSILON
+from .facts import classes, first_hidden, last_diag
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
 
@@ -26,6 +26,10 @@ UPDATE_RATIO_RANGE = (1e-4, 1e-2)  # Adam's ||dw||/||w|| per step; about 1e-3 is
 EPS_DOMINANT = 0.5  # share of a layer's weights where Adam's eps exceeds the sqrt(v) term it is added to
 VANISHED = 1e-3  # a median sqrt(v) below this x eps: the layer's gradients have vanished, eps does not matter
 
+# every symptom's id (Finding.rule), here and in compare.py: a namespace of their own, apart from the causes' ids
+SYMPTOMS = frozenset({"init_loss", "preact_scale", "dead_units", "saturated", "gradient_flow", "clip_plateau",
+                      "overconfident", "update_ratio", "eps_dominates", "no_gradient", "slower"})
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -35,28 +39,9 @@ class Finding:
     threshold: float
 
 
-def last_diag(run: dict) -> dict:
-    """The diagnostics of the run's last finished epoch ({} when there are none)."""
-    history = run.get("history") or []
-    return (history[-1].get("diag") or {}) if history else {}
-
-
-def program(run: dict) -> dict:
-    """What scalediag.watch saw of the program itself (metrics.json's "program"; {} for the Hydra app's runs)."""
-    return run.get("program") or {}
-
-
-def epoch_of(run: dict, step: int) -> int | None:
-    """The epoch a step was taken in, from the step count each epoch ended at (watched runs record it)."""
-    for h in run.get("history") or []:
-        if h.get("step") is not None and step <= h["step"]:
-            return h["epoch"]
-    return None
-
-
 def clip_eps(run: dict) -> float:
     """The clip eps the run's clipped fraction was measured at: its loss's, else Keras' 1e-7."""
-    return run["config"]["loss"].get("clip_eps", KERAS_EPSILON)
+    return run["config"]["loss"].get("clip_eps", tags.KERAS_EPSILON)
 
 
 def _eps(eps: float) -> str:
@@ -72,10 +57,6 @@ def init_loss(run: dict) -> list[Finding]:
     return [Finding("init_loss", f"initial loss {loss:.3g} is far above ln(10) = 2.303 (threshold "
                     f"{INIT_LOSS_MAX:.2f}): the logits are too large at initialization (max |logit| {max_abs:.3g})",
                     loss, INIT_LOSS_MAX)]
-
-
-def first_hidden(stats: dict) -> str | None:
-    return next(iter(tags.hidden_layers(stats)), None)
 
 
 def _activation(run: dict) -> str:
@@ -231,7 +212,7 @@ def healthy_summary(run: dict) -> str:
     first, hidden = next(iter(tags.layers(last)), None), first_hidden(init) or first_hidden(last)
     std, dead = (tags.preact_std(hidden), tags.dead(hidden)) if hidden else (None, None)
     what = "ReLUs" if _activation(run) == "relu" else "units"
-    c = run.get("classes") or 10
+    c = classes(run)
     parts = [f"initial loss {init[tags.LOSS_INIT]:.2f} (ln {c} = {math.log(c):.2f})"
              if tags.LOSS_INIT in init else None,
              f"pre-activation std at init {init[std]:.2f}" if std in init else None,

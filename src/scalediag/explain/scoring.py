@@ -8,27 +8,20 @@ DeepDiagnosis), or a healthy control (no fault). Per tool: detected (a problem f
 from __future__ import annotations
 
 from .baselines import TOOLS, Verdict
+from .causes import CAUSES
 from .chain import explain
 
-# scalediag's cause -> the location its fix is at
-CAUSE_LOCATION = {"input_scale": "preprocessing", "lr_too_high": "lr", "lr_too_low": "lr",
-                  "eps_dominates": "optimizer", "bad_init": "init", "double_softmax": "loss", "label_noise": "labels",
-                  "vanishing_gradient": "activation", "saturation": "activation", "dead_units": "activation",
-                  "probability_clip": "loss", "diverged": None,
-                  # the bugs of the code (bugs.py): where their fix is
-                  "grad_accumulation": "training_loop", "grad_cleared": "training_loop", "eval_mode": "training_loop",
-                  "not_optimized": "optimizer",
-                  "no_gradient": "layers", "missing_activation": "activation", "output_activation": "activation",
-                  "batch_mixing": "layers", "preprocessing_mismatch": "preprocessing", "lr_schedule": "lr",
-                  "grad_clip": "optimizer", "weight_decay": "optimizer", "unshuffled": "training_data",
-                  "labels_misaligned": "labels", "overfitting": "training_data", "unexplained": None}
+def location(cause_id: str) -> str | None:
+    """Where a cause's fix lies, in the benchmark's vocabulary: the cause's own declaration (None: no place to fix,
+    or no cause)."""
+    return CAUSES[cause_id].location if cause_id in CAUSES else None
 
 
 def scalediag(run: dict) -> Verdict:
     diagnosis = explain(run)
     if diagnosis.cause == "healthy":
         return Verdict((), None)
-    return Verdict(tuple(c.id for c in diagnosis.causes), CAUSE_LOCATION[diagnosis.cause])
+    return Verdict(tuple(c.id for c in diagnosis.causes), location(diagnosis.cause))
 
 
 DOCTORS = {"scalediag": scalediag, **TOOLS}

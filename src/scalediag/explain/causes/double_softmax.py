@@ -1,0 +1,30 @@
+"""Softmax applied twice: outputs that are already probabilities fed to a loss that applies its own softmax."""
+
+from __future__ import annotations
+
+import math
+
+from ... import tags
+from ..facts import classes, final, softmax_floor
+from .base import Cause, Evidence, Threshold
+
+
+class DoubleSoftmax(Cause):
+    id, title, fix, location = "double_softmax", "softmax applied twice", "code", "loss"
+    signs = frozenset({"update_ratio", "gradient_flow", "no_gradient"})
+    PROBS_SUM_DEV = Threshold(1e-3, "a softmax's rows sum to 1 within 1e-7; logits' rows are off by whole units")
+
+    def test(self, run, symptoms):
+        init = run.get("init") or {}
+        low, high, dev = init.get(tags.LOGITS_MIN), init.get(tags.LOGITS_MAX), init.get(tags.LOGITS_SUM_DEV)
+        if None in (low, high, dev) or not (low >= 0 and high <= 1 and dev <= self.PROBS_SUM_DEV):
+            return None
+        c = classes(run)
+        floor = softmax_floor(c, 0, 1)
+        loss = final(run).get("train_loss")
+        return Evidence(
+            f"the model's outputs are already probabilities (between {low:.2g} and {high:.2g}, each row summing to "
+            f"1 within {dev:.1g}; threshold {self.PROBS_SUM_DEV:g}), and the loss applies a softmax of its own: no "
+            f"class can get a probability above e/(e+{c - 1}) = {math.exp(-floor):.2f}, so the loss cannot fall "
+            f"below {floor:.2f}" + (f" (final training loss {loss:.3f})" if loss is not None else ""),
+            dev, self.PROBS_SUM_DEV, above=False, values={"floor": floor, "low": low, "high": high})

@@ -1,0 +1,21 @@
+"""Layers the optimizer does not hold: they require grad and get gradients, but no param group has them."""
+
+from __future__ import annotations
+
+from ..facts import program
+from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
+
+
+class NotOptimized(Cause):
+    id, title, fix, location = "not_optimized", "layers the optimizer does not hold", "code", "optimizer"
+    explains, signs = DOWNSTREAM | {"lr_too_low"}, DOWNSTREAM_SIGNS
+
+    def test(self, run, symptoms):
+        layers = program(run).get("not_optimized") or {}
+        if not layers:
+            return None
+        shown = ", ".join(f"{layer} (from step {step})" for layer, step in layers.items())
+        return Evidence(
+            f"{shown}: its parameters require grad and receive gradients but belong to no param group of the "
+            f"optimizer, so they never change (a layer replaced after the optimizer was built? build the optimizer "
+            f"after the model is complete, or add_param_group)", len(layers), 0, values={"layers": dict(layers)})

@@ -1,0 +1,133 @@
+"""What several causes and symptoms read from a record, defined once: the task and its classes, the run's last
+statistics, the program's summary, the epochs, the early steps' update ratios, the gradient's flow, the weights'
+gains, and when a run fails."""
+
+from __future__ import annotations
+
+import math
+
+from .. import tags
+
+CLASSES = 10  # Fashion-MNIST; a record may say otherwise ("classes")
+CLASSIFICATION = "classification"
+FAILING_LOSS = 0.4  # final training loss above this x ln(classes): the run has not learned
+FAILING_ACC = 0.5  # final test accuracy below this
+TEST_GAP = 2.0  # test loss above this x the training loss (+ TEST_SLACK): far above (healthy test/train 0.96-1.07)
+TEST_SLACK = 0.1
+
+
+def task(run: dict) -> str:
+    """What the program learns; records before the task was recorded are the classifiers scalediag measured."""
+    return run.get("task") or CLASSIFICATION
+
+
+def classes(run: dict) -> int:
+    return run.get("classes") or CLASSES
+
+
+def last_diag(run: dict) -> dict:
+    """The diagnostics of the run's last finished epoch ({} when there are none)."""
+    history = run.get("history") or []
+    return (history[-1].get("diag") or {}) if history else {}
+
+
+def program(run: dict) -> dict:
+    """What scalediag.watch saw of the program itself (metrics.json's "program"; {} for the Hydra app's runs)."""
+    return run.get("program") or {}
+
+
+def epoch_of(run: dict, step: int) -> int | None:
+    """The epoch a step was taken in, from the step count each epoch ended at (watched runs record it)."""
+    for h in run.get("history") or []:
+        if h.get("step") is not None and step <= h["step"]:
+            return h["epoch"]
+    return None
+
+
+def history(run: dict, key: str) -> list[float | None]:
+    return [h.get(key) for h in run.get("history") or []]
+
+
+def final(run: dict) -> dict:
+    return run.get("final") or {}
+
+
+def activation(run: dict) -> str | None:
+    """The Hydra app's hidden activation (watched runs name none)."""
+    return ((run.get("config") or {}).get("model") or {}).get("activation")
+
+
+def hidden(run: dict) -> list[str]:
+    return tags.hidden_layers(run.get("init") or {}) or tags.hidden_layers(last_diag(run))
+
+
+def first_hidden(stats: dict) -> str | None:
+    return next(iter(tags.hidden_layers(stats)), None)
+
+
+def gains(run: dict) -> dict[str, float]:
+    init = run.get("init") or {}
+    return {layer: v for layer in tags.layers(init) if (v := init.get(tags.weight_gain(layer))) is not None}
+
+
+def number(v) -> float:
+    return math.nan if v is None else v  # metrics.json holds a non-finite value as null
+
+
+def early_ratios(run: dict) -> list[tuple[int, str, float]]:
+    """(step, layer, ||dw||/||w||) of the early steps; not where the weights are all zero (0/0 says nothing)."""
+    rows = run.get("early") or {}
+    return [(int(step), layer, number(row[tags.update_ratio(layer)])) for step, row in rows.items()
+            for layer in tags.layers(row) if tags.update_ratio(layer) in row and row.get(tags.weight_norm(layer)) != 0]
+
+
+def flow(row: dict) -> tuple[float, list[tuple[str, float]]] | None:
+    """(first / last output-gradient RMS, the RMS per layer) of one row of statistics, where the gradient shrinks
+    towards the input at (nearly) every layer of a network of 3 or more; None otherwise."""
+    rms = [(layer, v) for layer in tags.layers(row) if (v := row.get(tags.output_rms(layer))) is not None]
+    if len(rms) < 3 or not rms[-1][1] or sum(a[1] < b[1] for a, b in zip(rms, rms[1:])) < len(rms) - 2:
+        return None
+    return rms[0][1] / rms[-1][1], rms
+
+
+def test_far(run: dict) -> bool:
+    """The final test loss far above the training loss: TEST_GAP x it + TEST_SLACK."""
+    f = final(run)
+    test, train = f.get("test_loss"), f.get("train_loss")
+    return test is not None and train is not None and test > TEST_GAP * train + TEST_SLACK
+
+
+def softmax_floor(c: int, low: float, high: float) -> float:
+    """The least cross-entropy a softmax can reach over c logits confined to [low, high]: one class at high, the
+    others at low (probabilities in [0, 1]: e/(e+c-1); a tanh's [-1, 1]: e/(e+(c-1)/e))."""
+    return -math.log(math.exp(high) / (math.exp(high) + (c - 1) * math.exp(low)))
+
+
+def failing(run: dict) -> str | None:
+    """Why the run counts as failing, from its own numbers; None where it learned."""
+    if run.get("status") == "diverged":
+        return "it diverged"
+    f, ceiling = final(run), FAILING_LOSS * math.log(classes(run))
+    if f.get("train_loss") is not None and f["train_loss"] > ceiling:
+        return f"its final training loss {f['train_loss']:.3g} is above {ceiling:.2f} ({FAILING_LOSS} x ln C)"
+    if f.get("test_acc") is not None and f["test_acc"] < FAILING_ACC:
+        return f"its test accuracy {f['test_acc']:.3f} is below {FAILING_ACC}"
+    last = last_diag(run)
+    # saturated (sample, unit) pairs count for tanh and sigmoid only: for ReLU they are its sparsity, 50-75% healthy
+    kinds = (tags.dead, tags.saturated) if activation(run) in ("tanh", "sigmoid") else (tags.dead,)
+    worst = max((last.get(t(layer)) or 0.0 for layer in hidden(run) for t in kinds), default=0)
+    if worst > 0.5:
+        return f"{worst:.0%} of a hidden layer's units are dead" + (" or saturated" if len(kinds) > 1 else "")
+    return None
+
+
+def failure(run: dict) -> str | None:
+    """Why the run counts as failing (failing), or a test loss far above the training loss."""
+    found = failing(run)
+    if found:
+        return found
+    if test_far(run):
+        f = final(run)
+        return (f"its test loss {f['test_loss']:.3g} is far above its training loss {f['train_loss']:.3g} "
+                f"({TEST_GAP:g}x + {TEST_SLACK:g})")
+    return None
