@@ -1,8 +1,13 @@
 """metrics.json, the run's record: one schema, written through one object, always whole (atomic); written by a run,
 read by the report.
 
+    schema        the layout's version (SCHEMA); a record without one is of version 1, read through upgrade()
+    kind          "experiment" (the question's Hydra app) or "watched" (scalediag.watch, `scalediag run`, a callback)
     status        running | completed | diverged | failed | interrupted
-    name, config  the run's name (Hydra's override_dirname) and its resolved configuration
+    name, config  the run's name (Hydra's override_dirname) and its configuration: the Hydra app's resolved one;
+                  for a watched run what watch can know (loss, model, optimizer(s), watch's own settings)
+    experiment    the question's experiment block, {divisor, seed}, on the Hydra app's runs only (null otherwise):
+                  only the sweep's comparisons read it
     init          the probe set's statistics before any update (null without diagnostics)
     early         every statistic of each early step (diag.early_steps), by step
     history       per finished epoch: epoch, train_loss, test_loss, test_acc, never_predicted, seconds, [diag]
@@ -25,13 +30,17 @@ from . import __version__
 from .files import write_json_atomic
 
 METRICS = "metrics.json"
+SCHEMA = 2  # 2: kind and the experiment block; version 1 kept divisor and seed in config, null for watched runs
+KINDS = ("experiment", "watched")
 FINAL_KEYS = ("train_loss", "test_loss", "test_acc", "never_predicted")
 
 
 class Record:
-    def __init__(self, out_dir: Path, name: str, config: dict):
+    def __init__(self, out_dir: Path, name: str, config: dict, experiment: dict | None = None):
+        """experiment: the question's {divisor, seed}, for the Hydra app's runs; a watched run has none."""
         self.path = Path(out_dir) / METRICS
-        self.data = {"status": "running", "name": name, "config": config,
+        self.data = {"schema": SCHEMA, "kind": "experiment" if experiment is not None else "watched",
+                     "status": "running", "name": name, "config": config, "experiment": experiment,
                      "init": None, "early": {}, "history": [], "final": None, "device": None, "threads": None,
                      "blas_threads": None, "versions": versions(), "host": socket.gethostname(),
                      "pid": os.getpid()}
@@ -85,13 +94,41 @@ def read(path: Path) -> dict:
         raise RecordError(f"unreadable ({type(e).__name__}: {e})") from e
     if not isinstance(data, dict):
         raise RecordError("not a run's record (no JSON object)")
+    data = upgrade(data)
     missing = [k for k in ("status", "config", "history") if k not in data]
     config = data.get("config")
     if not missing and isinstance(config, dict):
-        missing = [f"config.{k}" for k in ("divisor", "seed", "loss", "model", "optimizer") if k not in config]
+        missing = [f"config.{k}" for k in ("loss", "model", "optimizer") if k not in config]
+        if data["kind"] == "experiment":
+            missing += [f"experiment.{k}" for k in ("divisor", "seed") if k not in (data.get("experiment") or {})]
     if missing or not isinstance(data["history"], list):
         raise RecordError(f"incomplete, without {', '.join(missing) or 'a history list'}")
     return data
+
+
+def upgrade(data: dict) -> dict:
+    """A record of an older schema in the current layout; one of a newer schema is refused."""
+    version = data.get("schema", 1)
+    if not isinstance(version, int) or not 1 <= version <= SCHEMA:
+        raise RecordError(f"written by another scalediag (record schema {version!r}; this one reads 1 to {SCHEMA})")
+    if version == 1:
+        config = dict(data.get("config") or {})
+        divisor = config.get("divisor")
+        if divisor is None:  # a watched run: version 1 wrote divisor and seed as null
+            config.pop("divisor", None)
+            config.pop("seed", None)
+        data = {**data, "schema": SCHEMA, "kind": "experiment" if divisor is not None else "watched",
+                "experiment": {"divisor": divisor, "seed": config.get("seed")} if divisor is not None else None,
+                **({"config": config} if isinstance(data.get("config"), dict) else {})}
+    if data.get("kind") not in KINDS:
+        raise RecordError(f"kind {data.get('kind')!r} is none of {', '.join(KINDS)}")
+    return data
+
+
+def experiment(run: dict) -> dict | None:
+    """The question's {divisor, seed} of a Hydra app's run; None for a watched one (a record read whole, or one
+    built by hand in the layout of version 1)."""
+    return run["experiment"] if "schema" in run else upgrade(run).get("experiment")
 
 
 def alive(data: dict) -> bool | None:

@@ -4,6 +4,7 @@ measured quantity differs between them, and how the order of the divisors change
 from __future__ import annotations
 
 from .. import tags
+from ..record import experiment
 from .facts import first_hidden, last_diag
 from .rules import EPS_DOMINANT, Finding
 
@@ -15,14 +16,14 @@ def best_runs(runs: list[dict]) -> dict[int, dict]:
     """For each run (by id), the comparable run with the lowest final training loss: same loss and seed. Only the
     runs of scalediag's own model compare (they have a divisor); watched runs are programs of their own."""
     best: dict[tuple, dict] = {}
-    runs = [r for r in runs if r["config"].get("divisor") is not None]
+    runs = [r for r in runs if experiment(r) is not None]
     for run in runs:
         if run.get("status") != "completed":
             continue
-        key = (run["config"]["loss"]["name"], run["config"]["seed"])
+        key = (run["config"]["loss"]["name"], experiment(run)["seed"])
         if key not in best or run["final"]["train_loss"] < best[key]["final"]["train_loss"]:
             best[key] = run
-    return {id(r): best.get((r["config"]["loss"]["name"], r["config"]["seed"])) for r in runs}  # others: none
+    return {id(r): best.get((r["config"]["loss"]["name"], experiment(r)["seed"])) for r in runs}  # others: none
 
 
 def slower(run: dict, best: dict | None) -> list[Finding]:
@@ -64,9 +65,9 @@ def differences(run: dict, other: dict) -> list[str]:
 
 def mechanism(run: dict, other: dict) -> list[str]:
     """Why smaller inputs learn slower, where that is the difference: by Adam's normalised steps, or by eps."""
-    if not run["config"].get("divisor") or not other["config"].get("divisor"):  # a watched run: no divisor
+    if not (experiment(run) or {}).get("divisor") or not (experiment(other) or {}).get("divisor"):  # a watched run
         return []
-    ratio = run["config"]["divisor"] / other["config"]["divisor"]
+    ratio = experiment(run)["divisor"] / experiment(other)["divisor"]
     if ratio <= 1:
         return []
     last = last_diag(run)
@@ -83,10 +84,9 @@ def divisor_order(runs: list[dict], contexts: list[str]) -> list[str]:
     loss (mean over seeds), and where that order changes with eps; nothing unless both vary."""
     table: dict[str, dict[float, dict[float, list[float]]]] = {}
     for run, context in zip(runs, contexts):
-        if run.get("status") == "completed" and run["config"].get("divisor") is not None:
-            cfg = run["config"]
-            by_divisor = table.setdefault(context, {}).setdefault(cfg["optimizer"]["eps"], {})
-            by_divisor.setdefault(cfg["divisor"], []).append(run["final"]["train_loss"])
+        if run.get("status") == "completed" and experiment(run) is not None:
+            by_divisor = table.setdefault(context, {}).setdefault(run["config"]["optimizer"]["eps"], {})
+            by_divisor.setdefault(experiment(run)["divisor"], []).append(run["final"]["train_loss"])
     lines = []
     for context, by_eps in table.items():
         if len(by_eps) < 2 or max(len(d) for d in by_eps.values()) < 2:

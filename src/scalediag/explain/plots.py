@@ -15,6 +15,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 
 from .. import tags  # noqa: E402
 from ..files import write_bytes_atomic  # noqa: E402
+from ..record import experiment  # noqa: E402
 
 
 def plots(layers: tuple[list[str], list[str]]) -> dict[str, list[tuple[str, str, str]]]:
@@ -91,8 +92,8 @@ def _finals(runs: list[dict], keys: list, key: str) -> dict:
     out: dict = {}
     for run, k in zip(runs, keys):
         if run.get("status") == "completed" and (run.get("final") or {}).get(key) is not None and \
-                run["config"].get("divisor") is not None:
-            cell = (run["config"]["divisor"], run["config"]["optimizer"]["eps"])
+                experiment(run) is not None:
+            cell = (experiment(run)["divisor"], run["config"]["optimizer"]["eps"])
             out.setdefault(k, {}).setdefault(cell, []).append(run["final"][key])
     return out
 
@@ -101,8 +102,8 @@ def write_sweep_plots(runs: list[dict], lines: list[str], contexts: list[str], o
     """divisor.png where the divisor varies: final losses against it, one line per other configuration (lines),
     mean and standard deviation over seeds; divisor_eps.png where eps varies too: the final training loss over
     divisor x eps, one heatmap per context (the configuration but divisor, eps and seed)."""
-    done = [r for r in runs if r.get("status") == "completed" and r["config"].get("divisor") is not None]
-    divisors = {r["config"]["divisor"] for r in done}
+    done = [r for r in runs if r.get("status") == "completed" and experiment(r) is not None]
+    divisors = {experiment(r)["divisor"] for r in done}
     written = []
     if len(divisors) > 1:
         written.append(_divisor_plot(runs, lines, out_dir / "divisor.png"))

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from .. import tags
 from ..files import write_json_atomic, write_text_atomic
 from ..events import write_text_events
-from ..record import METRICS, RecordError, alive, optimizer_name, read
+from ..record import METRICS, RecordError, alive, experiment, optimizer_name, read
 from .compare import best_runs, divisor_order, slower
 from .chain import Diagnosis, explain, lines as cause_lines
 from .facts import last_diag
@@ -101,10 +101,10 @@ def layer_columns(layers: tuple[list[str], list[str]]) -> list[str]:
 
 def row(run: dict, diagnosis: Diagnosis, layers: tuple[list[str], list[str]]) -> dict:
     cfg, final, history = run["config"], run.get("final") or {}, run.get("history") or []
-    init, last = run.get("init") or {}, last_diag(run)
+    init, last, question = run.get("init") or {}, last_diag(run), experiment(run) or {}
     seconds = [h["seconds"] for h in history if h.get("seconds") is not None]
     return {
-        "run": run["dir"], "status": run["status"], "seed": cfg["seed"], "divisor": cfg["divisor"],
+        "run": run["dir"], "status": run["status"], "seed": question.get("seed"), "divisor": question.get("divisor"),
         "loss": cfg["loss"]["name"], "activation": cfg["model"].get("activation", "relu"),
         "init": cfg["model"].get("init"), "optimizer": optimizer_name(cfg["optimizer"]),
         "eps": cfg["optimizer"].get("eps"),

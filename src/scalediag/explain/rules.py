@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from .. import tags
+from ..record import experiment
 from .facts import classes, first_hidden, last_diag
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
@@ -69,7 +70,7 @@ def preact_scale(run: dict) -> list[Finding]:
     std = init.get(tags.preact_std(layer)) if layer else None
     if std is None or std <= PREACT_STD_MAX:
         return []
-    divisor = run["config"].get("divisor")
+    divisor = (experiment(run) or {}).get("divisor")
     return [Finding("preact_scale", f"hidden pre-activations at init have std {std:.3g} (threshold "
                     f"{PREACT_STD_MAX:g}, about 1 is the design point): the inputs are not scaled for this "
                     f"initialization" + (f" (divisor {divisor:g})" if divisor is not None else ""),

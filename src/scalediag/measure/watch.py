@@ -74,8 +74,7 @@ class Watch:
         """What metrics.json's config holds for a watched run: the report's keys, with what watch can know."""
         kinds = sorted({kind for _, kind in self.diag.acts.values()})
         opts = [_optimizer(o) for o in self.optimizers]
-        return {"divisor": None, "seed": None, "loss": {"name": getattr(self.loss_fn, "__name__", "user").strip("_"),
-                                                         "clip_eps": self.clip_eps},
+        return {"loss": {"name": getattr(self.loss_fn, "__name__", "user").strip("_"), "clip_eps": self.clip_eps},
                 "model": {"class": type(self.model).__name__, "activation": kinds[0] if len(kinds) == 1 else None,
                           "layers": list(self.diag.modules), "frozen": self.diag.layers.frozen},
                 "optimizer": opts[0], "optimizers": opts,

@@ -92,7 +92,8 @@ def run(cfg: DictConfig, out_dir: Path, name: str = "run", thread_budget: int | 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = Record(out_dir, name, OmegaConf.to_container(cfg, resolve=True))
+    record = Record(out_dir, name, OmegaConf.to_container(cfg, resolve=True),
+                    experiment={"divisor": float(cfg.divisor), "seed": int(cfg.seed)})
     try:
         _train(cfg, out_dir, name, record, thread_budget)
     except Diverged as e:

@@ -28,8 +28,9 @@ def _discover() -> dict[str, Cause]:
 
 
 def _order(causes: dict[str, Cause]) -> tuple[str, ...]:
-    """A topological order of the edges: `after`, and each cause after those that explain it; among causes free at once, the one whose fix lies upstream (code
-    before data before schedule ...), then by id, so that the order never depends on the files' order."""
+    """A topological order of the edges: `after`, and each cause after those that explain it; among causes free at
+    once, the one whose fix lies upstream (code before data before schedule ...), then by id, so that the order never
+    depends on the files' order."""
     rank = {fix: i for i, fix in enumerate(FIXES)}
     waiting = {c.id: {a for a in c.after if a in causes} for c in causes.values()}
     for c in causes.values():  # a cause is tried after every cause that explains it

@@ -35,5 +35,6 @@ class VanishingGradient(Cause):
             f"the loss gradient shrinks layer by layer towards the input over {len(rms)} layers: at {where} its RMS "
             f"at {rms[0][0]}'s output is {ratio:.2g} x that at {rms[-1][0]}'s ({rms[0][1]:.2g} against "
             f"{rms[-1][1]:.2g}; threshold {self.VANISHED_FLOW:g}, or {self.FLOW_LOW:g} over {self.FLOW_DEPTH}+ "
-            f"layers in a failing run), so the first layers learn from little but noise" + (f"; {fail}" if fail else ""),
+            f"layers in a failing run), so the first layers learn from little but noise"
+            + (f"; {fail}" if fail else ""),
             ratio, self.VANISHED_FLOW if ratio < self.VANISHED_FLOW else self.FLOW_LOW, above=False)
