@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .causes import CAUSES, ORDER
 from .causes.base import Evidence
+from .facts import unmeasured
 from .rules import Finding, diagnose, healthy_summary
 from .unexplained import unexplained
 
@@ -95,7 +96,12 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
 def lines(run: dict, diagnosis: Diagnosis) -> list[str]:
     """text_lines, or the healthy run's key numbers where nothing was found; then what the record says of its own
     measurement (frozen layers, a watch that turned itself off)."""
-    return (text_lines(run, diagnosis) or [healthy_summary(run)]) + notes(run)
+    found = text_lines(run, diagnosis)
+    if not found:
+        missing = unmeasured(run)  # never "healthy" on what was not measured
+        found = [f"no cause found in what was measured; not measured: {'; '.join(missing)}" if missing else
+                 healthy_summary(run)]
+    return found + notes(run)
 
 
 def notes(run: dict) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from .. import tags
+from ..record import experiment
 
 CLASSES = 10  # Fashion-MNIST; a record may say otherwise ("classes")
 CLASSIFICATION = "classification"
@@ -14,6 +15,13 @@ FAILING_LOSS = 0.4  # final training loss above this x ln(classes): the run has 
 FAILING_ACC = 0.5  # final test accuracy below this
 TEST_GAP = 2.0  # test loss above this x the training loss (+ TEST_SLACK): far above (healthy test/train 0.96-1.07)
 TEST_SLACK = 0.1
+# losses that read the model's output as logits (nll_loss: as log-probabilities): what a softmax or a bounded
+# activation before them breaks. A record without its loss (a loss written by hand) is none of them
+LOGIT_LOSSES = ("cross_entropy", "keras_clipped", "nll_loss")
+
+
+def loss_reads_logits(run: dict) -> bool:
+    return ((run.get("config") or {}).get("loss") or {}).get("name") in LOGIT_LOSSES
 
 
 def task(run: dict) -> str:
@@ -23,6 +31,22 @@ def task(run: dict) -> str:
 
 def classes(run: dict) -> int:
     return run.get("classes") or CLASSES
+
+
+def labelled(run: dict) -> bool:
+    """Whether the run's loss is a classification against labels scalediag saw: the question's experiment, or a
+    watched run whose probe carried labels. Only then do ln C and the label prior give a baseline."""
+    return experiment(run) is not None or bool(run.get("labels"))
+
+
+def unmeasured(run: dict) -> list[str]:
+    """What a record lacks that the diagnosis would read: it is never called healthy on those."""
+    missing = []
+    if run.get("init") is None and run.get("kind") == "watched":
+        missing.append("the probe (the scale of the inputs, weights and outputs at init, dead units)")
+    if run.get("history") and all(h.get("train_loss") is None for h in run["history"]):
+        missing.append("the training loss (no loss the program computes was seen: a loss written by hand)")
+    return missing
 
 
 def last_diag(run: dict) -> dict:
@@ -108,7 +132,12 @@ def failing(run: dict) -> str | None:
     if run.get("status") == "diverged":
         return "it diverged"
     f, ceiling = final(run), FAILING_LOSS * math.log(classes(run))
-    if f.get("train_loss") is not None and f["train_loss"] > ceiling:
+    if not labelled(run):  # no classes to set a baseline: the loss against its own start
+        losses = [v for v in history(run, "train_loss") if v is not None]
+        if len(losses) >= 2 and losses[-1] >= losses[0]:
+            return (f"its training loss did not fall over {len(losses)} epochs ({losses[0]:.4g} in the first, "
+                    f"{losses[-1]:.4g} in the last; without labels, against its own start)")
+    elif f.get("train_loss") is not None and f["train_loss"] > ceiling:
         return f"its final training loss {f['train_loss']:.3g} is above {ceiling:.2f} ({FAILING_LOSS} x ln C)"
     if f.get("test_acc") is not None and f["test_acc"] < FAILING_ACC:
         return f"its test accuracy {f['test_acc']:.3f} is below {FAILING_ACC}"

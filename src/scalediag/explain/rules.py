@@ -220,5 +220,9 @@ def healthy_summary(run: dict) -> str:
              f"dead {what} {last[dead]:.0%}" if dead in last else None,
              f"update ratio {last[tags.update_ratio(first)]:.1e} (layer {first})"
              if first and tags.update_ratio(first) in last else None]
-    return "healthy: nothing abnormal (" + ", ".join(p for p in parts if p) + ")"
+    final = (run.get("final") or {}).get("train_loss")
+    if not any(parts) and final is not None:
+        parts.append(f"final training loss {final:.4g}")
+    shown = ", ".join(p for p in parts if p)
+    return "healthy: nothing abnormal" + (f" ({shown})" if shown else "")
 

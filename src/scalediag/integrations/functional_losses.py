@@ -32,8 +32,13 @@ def _mean_loss(value: torch.Tensor, kwargs: dict, target: torch.Tensor) -> torch
     return value.float().mean() if reduction != "sum" else value.float() / max(len(target), 1)
 
 
+BACKWARD = (torch.Tensor.backward, torch.autograd.backward)
+
+
 class Losses(TorchFunctionMode):
-    """Sees the first functional loss after one of the model's outputs and hands it to the watcher's seen_loss."""
+    """Sees the first functional loss after one of the model's outputs and hands it to the watcher's seen_loss; where
+    none comes before the backward pass (a loss written by hand: a policy gradient, a VAE's terms), the scalar that
+    backward() is called on, to its seen_backward."""
 
     def __init__(self, watcher: object):
         super().__init__()
@@ -41,6 +46,11 @@ class Losses(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func in BACKWARD and not self.taken:
+            self.taken = True
+            loss = kwargs.get("tensors", args[0] if args else None)
+            if torch.is_tensor(loss) and loss.numel() == 1:
+                self.watcher.seen_backward(loss.detach())
         out = func(*args, **kwargs)
         if func in LABELLED and not self.taken:
             self.taken = True

@@ -38,6 +38,7 @@ from .functional_losses import Labels, Losses
 # the probe grown from the first batch to this many training samples by the first epoch's end: a 32-image probe's
 # accuracy has a standard error near 0.09, too coarse for label_noise's gap
 PROBE_SAMPLES = 256
+LOSS_MODULES = {nn.CrossEntropyLoss: "cross_entropy", nn.NLLLoss: "nll_loss"}  # as the functional losses are named
 
 
 class ScriptWatch:
@@ -86,20 +87,32 @@ class ScriptWatch:
             target = None
         # without labels (a loss written by hand) the probe still shows the inputs, the layers and the logits
         probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) if inputs else None
+        loss = getattr(self, "loss_module", None)
+        # the labelled loss seen: the premise of the causes about what the model feeds it; None where none was seen
+        name = LOSS_MODULES.get(type(loss), type(loss).__name__) if loss is not None else \
+            getattr(self.labels.get("loss_fn"), "__name__", None)
         try:
-            self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=probe,
-                               name=self.dir.name).__enter__()
+            try:
+                self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=probe, name=self.dir.name,
+                                   loss=name).__enter__()
+            except (TypeError, ValueError) as e:  # a probe it cannot take: the steps are still measured
+                if probe is None:
+                    raise
+                print(f"scalediag run: measuring without a probe ({e}): the scale of the inputs, weights and "
+                      f"outputs at init, the labels and the dead units are not measured", file=sys.stderr)
+                self.watch = Watch(model, optimizer, self.dir, every=self.every, name=self.dir.name,
+                                   loss=name).__enter__()
+                target = None
         except (TypeError, ValueError) as e:  # never into the script's own optimizer step
             print(f"scalediag run: not watching: {e}", file=sys.stderr)
             self.gave_up = True
             return
         if target is not None and torch.is_tensor(probe[0]):
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
-        if target is None:
+        if target is None and self.watch.probe is not None:
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
                   "its probe is measured without a loss or an accuracy", file=sys.stderr)
         self.own.append(model.register_forward_pre_hook(self._model_call))
-        loss = getattr(self, "loss_module", None)
         if loss is not None:
             self.own.append(loss.register_forward_hook(self._loss))
         else:
@@ -157,6 +170,10 @@ class ScriptWatch:
         if mode == "eval" and torch.is_tensor(logits) and logits.dim() == 2 and not target.is_floating_point():
             self.losses["correct"] += (logits.argmax(1) == target).sum()
             self.losses["seen"] += len(target)
+
+    def seen_backward(self, loss: torch.Tensor) -> None:
+        if not self.evaluating:  # the loss a training step minimises, where no labelled loss showed it
+            self.losses["train"].append(loss)
 
     def end_epoch(self) -> None:
         if self.watch is None or self.watch.steps.step == self.steps_at_epoch:

@@ -59,12 +59,16 @@ class Watch:
 
     def __init__(self, model: nn.Module, optimizer, log_dir: str | Path, every: int = 50,
                  probe: tuple | None = None, early: tuple[int, ...] = EARLY_STEPS, name: str | None = None,
-                 loss_fn=_cross_entropy, clip_eps: float = KERAS_EPSILON):
+                 loss_fn=_cross_entropy, clip_eps: float = KERAS_EPSILON, loss: str | None = None):
         self.model = arguments.model(model)
         self.optimizers = arguments.optimizers(optimizer, self.model)
         self.every = arguments.every(every)
         self.dir = arguments.log_dir(rank_dir(Path(log_dir)) if isinstance(log_dir, (str, Path)) else log_dir)
         self.classes = arguments.probe(probe, self.model)
+        # the loss the program trains with, which the causes that judge its inputs need (a softmax before a loss that
+        # applies one): the caller's word, else the probe's loss where the probe has labels; None: not known
+        labelled = probe is not None and probe[1] is not None
+        self.loss = loss if loss is not None else (getattr(loss_fn, "__name__", "user").strip("_") if labelled else None)
         self.early, self.probe_batch, self.loss_fn = tuple(early), probe, loss_fn
         self.name, self.clip_eps = name or self.dir.name, clip_eps
         self.epoch, self.started, self.off, self.diverged = 0, None, None, None
@@ -74,7 +78,7 @@ class Watch:
         """What metrics.json's config holds for a watched run: the report's keys, with what watch can know."""
         kinds = sorted({kind for _, kind in self.diag.acts.values()})
         opts = [_optimizer(o) for o in self.optimizers]
-        return {"loss": {"name": getattr(self.loss_fn, "__name__", "user").strip("_"), "clip_eps": self.clip_eps},
+        return {"loss": {"name": self.loss, "clip_eps": self.clip_eps},
                 "model": {"class": type(self.model).__name__, "activation": kinds[0] if len(kinds) == 1 else None,
                           "layers": list(self.diag.modules), "frozen": self.diag.layers.frozen},
                 "optimizer": opts[0], "optimizers": opts,
@@ -277,5 +281,6 @@ def watch(model: nn.Module, optimizer, log_dir: str | Path, every: int = 50, pro
     TensorBoard events and metrics.json into log_dir (a directory of its own per run). probe: a fixed batch
     (inputs as the model takes them: a tensor, a tuple, or a dict of keyword inputs; integer labels) measured at init
     and at each epoch_end. Further keywords: early (steps also measured), name, loss_fn(logits, target, reduction) for
-    the probe (cross-entropy), clip_eps."""
+    the probe (cross-entropy), clip_eps, loss (the name of the loss the loop trains with: cross_entropy, nll_loss, ...;
+    by default the probe's where it has labels, else unknown)."""
     return Watch(model, optimizer, log_dir, every, probe, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ... import tags
-from ..facts import classes, final, softmax_floor
+from ..facts import classes, final, loss_reads_logits, softmax_floor
 from .base import Cause, Evidence, Threshold
 
 
@@ -15,6 +15,8 @@ class DoubleSoftmax(Cause):
     PROBS_SUM_DEV = Threshold(1e-3, "a softmax's rows sum to 1 within 1e-7; logits' rows are off by whole units")
 
     def test(self, run, symptoms):
+        if not loss_reads_logits(run):  # the premise: a loss that applies a softmax of its own consumed them
+            return None
         init = run.get("init") or {}
         low, high, dev = init.get(tags.LOGITS_MIN), init.get(tags.LOGITS_MAX), init.get(tags.LOGITS_SUM_DEV)
         if None in (low, high, dev) or not (low >= 0 and high <= 1 and dev <= self.PROBS_SUM_DEV):

@@ -5,11 +5,8 @@ from __future__ import annotations
 import math
 
 from ... import tags
-from ..facts import classes, final, softmax_floor
+from ..facts import classes, final, loss_reads_logits, softmax_floor
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
-
-SOFTMAX_LOSSES = ("cross_entropy", "keras_clipped")
-
 
 def _bounds(row: dict) -> tuple[float, float, float, float] | None:
     values = [row.get(tags.LOGITS_MIN), row.get(tags.LOGITS_MAX), row.get(tags.LOGITS_SUM_DEV),
@@ -29,7 +26,7 @@ class OutputActivation(Cause):
                                    "BERT's classifier at init within [0.0006, 0.0088]")
 
     def test(self, run, symptoms):
-        if (run.get("config") or {}).get("loss", {}).get("name") not in SOFTMAX_LOSSES:
+        if not loss_reads_logits(run):  # the premise: a loss that expects logits
             return None
         init = _bounds(run.get("init") or {})
         history = run.get("history") or []

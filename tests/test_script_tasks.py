@@ -1,0 +1,51 @@
+"""`scalediag run` on programs that are not classifiers with [samples, classes] outputs: a sequence-first language
+model (a probe it cannot take), a policy gradient (a softmax policy, a loss written by hand), a VAE (a sigmoid
+decoder, binary cross-entropy plus KL). Each ends as it does unwatched, leaves a record, and gets no cause whose
+premise it lacks."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+def _both(tmp_path, name, *args):
+    script = PROGRAMS / f"{name}.py"
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+    watched = run_cli(["run", "--dir", str(tmp_path / "run"), *args, str(script)], cwd=tmp_path)
+    assert plain.returncode == 0 and watched.returncode == plain.returncode, watched.stderr
+    assert watched.stdout == plain.stdout  # the script's own printed numbers, unchanged
+    assert "Traceback" not in watched.stderr
+    return watched, json.loads((tmp_path / "run" / "metrics.json").read_text())
+
+
+def test_a_probe_that_cannot_be_taken_is_left_out_and_the_steps_still_measured(tmp_path):
+    """[T, B] tokens -> [T*B, V]: the probe is refused (it used to end the watch, and turn exit 0 into 1: the labels'
+    function mode was left twice); the steps are measured, and what was not is said, never 'healthy'."""
+    p, record = _both(tmp_path, "lm_sequence_first")
+    assert "measuring without a probe" in p.stderr and "not watching" not in p.stderr
+    assert record["init"] is None and record["config"]["loss"]["name"] == "nll_loss"
+    assert record["steps"] == 10 and {"1", "2", "4", "8"} <= set(record["early"])
+    assert "no cause found in what was measured; not measured: the probe" in p.stderr
+    assert "healthy" not in p.stderr
+
+
+@pytest.mark.parametrize("name, premise", [("reinforce_bandit", "double_softmax"), ("vae_bce", "output_activation")])
+def test_a_loss_written_by_hand_is_no_softmax_applying_loss(tmp_path, name, premise):
+    """A softmax policy feeding Categorical, a sigmoid decoder feeding binary_cross_entropy: their outputs are
+    probabilities on purpose. Both were called double_softmax / output_activation when the record said
+    cross_entropy for every watched run; the loss is now the one seen, here none with labels."""
+    p, record = _both(tmp_path, name, "--epoch-steps", "16")
+    assert record["config"]["loss"]["name"] is None and record["labels"] is None
+    assert premise not in p.stderr and "(double_softmax)" not in p.stderr and "(output_activation)" not in p.stderr
+    # the epochs' training loss: the scalar backward() was called on, each step
+    losses = [h["train_loss"] for h in record["history"]]
+    assert len(losses) >= 3 and None not in losses
+    if name == "vae_bce":  # its loss falls 7% over 3 epochs: judged against its own start, it learns
+        assert "healthy: nothing abnormal" in p.stderr and losses[-1] < 0.97 * losses[0]
