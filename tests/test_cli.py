@@ -88,10 +88,27 @@ def test_corrupted_data(tmp_path):
     _assert_refused(p, tmp_path, "t10k-labels-idx1-ubyte: truncated", code=1)
 
 
-def test_unknown_loss_is_refused_by_hydra_with_the_choices(fake_root, tmp_path):
+def test_unknown_loss_is_refused_in_one_line_with_the_choices(fake_root, tmp_path):
     p = run_cli([*fake_overrides(fake_root), "loss=mse"], cwd=tmp_path)
-    assert p.returncode != 0 and "loss/mse" in p.stderr and "keras_clipped" in p.stderr
-    assert not list(tmp_path.rglob("metrics.json"))
+    _assert_refused(p, tmp_path, "loss=mse: no such loss (loss/mse.yaml); choose one of cross_entropy, keras_clipped")
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("arg, near", [("optimzer.lr=1", "optimizer.lr"), ("optimizer.lrr=1", "optimizer.lr"),
+                                       ("divisr=3", "divisor"), ("train.epoch=2", "train.epochs")])
+def test_a_mistyped_key_gets_one_line_with_the_nearest_key(arg, near, fake_root, tmp_path):
+    p = run_cli([*fake_overrides(fake_root), arg], cwd=tmp_path)
+    _assert_refused(p, tmp_path, f"{arg}: no such key; did you mean {near}?")
+    assert len(p.stderr.strip().splitlines()) == 1  # Hydra's own message is six lines
+
+
+def test_version_and_a_report_of_nothing_say_so_in_one_line(tmp_path):
+    from scalediag import __version__
+
+    p = run_cli(["--version"], cwd=tmp_path)
+    assert (p.returncode, p.stdout) == (0, f"scalediag {__version__}\n")
+    p = run_cli(["report", str(tmp_path / "nonexistent")], cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr == f"scalediag report: error: {tmp_path / 'nonexistent'}: no such directory\n"
 
 
 @requires_real_data

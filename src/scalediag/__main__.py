@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, open_dict
 
-from .run.config import CONF_DIR
+from .run.overrides import CONF_DIR
 from .run.threads import thread_budget
 
 log = logging.getLogger("scalediag")
@@ -69,8 +69,12 @@ def app(cfg: DictConfig) -> float | None:
 def report_main(argv: list[str]) -> int:
     from .explain.report import write_report
 
-    if len(argv) != 1 or not Path(argv[0]).is_dir():
-        print("usage: scalediag report SWEEP_DIR", file=sys.stderr)
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: scalediag report DIR  (a sweep's or a run's directory)", file=sys.stderr)
+        return 2
+    if not Path(argv[0]).is_dir():
+        what = "not a directory" if Path(argv[0]).exists() else "no such directory"
+        print(f"scalediag report: error: {argv[0]}: {what}", file=sys.stderr)
         return 2
     try:
         print(write_report(Path(argv[0]))[0])
@@ -81,12 +85,23 @@ def report_main(argv: list[str]) -> int:
 
 
 def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-V"]):  # scalediag's own, not Hydra's
+        from . import __version__
+
+        print(f"scalediag {__version__}")
+        sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         sys.exit(report_main(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "run":
         from .integrations.script import run
 
         sys.exit(run(sys.argv[2:]))
+    from .run.overrides import unknown
+
+    mistyped = unknown(sys.argv[1:])
+    if mistyped:
+        print(f"scalediag: error: {mistyped}", file=sys.stderr)
+        sys.exit(2)
     app()
 
 

@@ -10,8 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from .model import ACTIVATIONS, INITS, OUTPUTS
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the repository's conf/ through a link; a copy in a wheel
+from .overrides import CONF_DIR
 DEVICES = ("auto", "cpu", "cuda")
 
 
