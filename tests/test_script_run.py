@@ -120,3 +120,18 @@ def run_plain(tmp_path, *args):
     script = tmp_path / "train.py"
     return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True,
                           cwd=tmp_path).stdout
+
+
+def test_a_script_run_again_gets_the_next_version_and_a_named_directory_is_refused_in_its_own_words(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    for n in (0, 1):
+        p = run_cli(["run", "--every", "8", str(script), "255", "module"], cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert f"runs/train/version_{n}" in p.stderr and (tmp_path / f"runs/train/version_{n}/metrics.json").is_file()
+    before = (tmp_path / "runs/train/version_0/metrics.json").read_bytes()
+    p = run_cli(["run", "--dir", "runs/train/version_0", str(script), "255", "module"], cwd=tmp_path)
+    assert p.returncode == 2 and p.stdout == ""  # refused before the script runs
+    assert p.stderr == ("scalediag run: error: --dir runs/train/version_0 already holds a run (metrics.json): give "
+                        "another --dir, or leave --dir out to number the runs under runs/train/\n")
+    assert (tmp_path / "runs/train/version_0/metrics.json").read_bytes() == before

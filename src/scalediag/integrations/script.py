@@ -219,7 +219,8 @@ def run(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="scalediag run", description="run a training script under scalediag.watch")
     parser.add_argument("--every", type=int, default=50, help="measure every N optimizer steps (and the early ones)")
-    parser.add_argument("--dir", type=Path, default=None, help="where the record goes (default runs/<script name>)")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where the record goes (default: the next runs/<script name>/version_N)")
     parser.add_argument("--epoch-steps", type=int, default=500, help="an epoch every N steps where none is visible")
     parser.add_argument("script", type=Path)
     parser.add_argument("args", nargs=argparse.REMAINDER)
@@ -227,14 +228,18 @@ def run(argv: list[str]) -> int:
     if not opts.script.is_file():
         print(f"scalediag run: error: {opts.script}: no such script", file=sys.stderr)
         return 2
-    log_dir = opts.dir or Path("runs") / opts.script.stem
+    log_dir = opts.dir or next_version(Path("runs") / opts.script.stem)
     try:
         from ..measure import arguments
 
         arguments.every(opts.every)
         arguments.log_dir(log_dir)
     except (TypeError, ValueError) as e:
-        print(f"scalediag run: error: {e}", file=sys.stderr)
+        said = str(e).replace(f"log_dir {log_dir} already holds a watched run", f"--dir {log_dir} already holds a run")
+        if opts.dir is not None and said != str(e):
+            said = (f"--dir {log_dir} already holds a run (metrics.json): give another --dir, or leave --dir out to "
+                    f"number the runs under runs/{opts.script.stem}/")
+        print(f"scalediag run: error: {said}", file=sys.stderr)
         return 2
     watcher = ScriptWatch(log_dir, opts.every, opts.epoch_steps)
     sys.argv = [str(opts.script), *opts.args]
@@ -257,6 +262,15 @@ def run(argv: list[str]) -> int:
         print(f"scalediag run: warning: could not finish the diagnosis ({type(e).__name__}: {e}); the script's exit "
               f"code {code} is kept", file=sys.stderr)
     return code
+
+
+def next_version(parent: Path) -> Path:
+    """parent/version_N with the first N not taken: a script run again gets a directory of its own, as TensorBoard
+    and Lightning number theirs."""
+    n = 0
+    while (parent / f"version_{n}").exists():
+        n += 1
+    return parent / f"version_{n}"
 
 
 def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> None:
