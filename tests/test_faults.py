@@ -83,6 +83,12 @@ def test_sigint_keeps_the_epochs_done_and_resume_reaches_the_uninterrupted_numbe
     assert cut["status"] == "interrupted" and 1 <= len(cut["history"]) < 4
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == len(cut["history"])
+    # the report diagnoses the finished epochs, and keeps the run in its table
+    report = run_cli(["report", str(run_dir)], cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert f"interrupted after epoch {len(cut['history'])} of 4" in report.stdout
+    assert "diagnosed on the finished epochs" in report.stdout and "Runs without results" not in report.stdout
+    assert "| 1 |" in report.stdout.split("\n\n")[0]  # its row in the table: one run (n = 1)
 
     resumed = run_cli([*common, "train.resume=true", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

@@ -112,6 +112,7 @@ def test_a_script_that_raises_keeps_its_exit_code_and_a_failed_record(tmp_path):
     record = json.loads((out / "metrics.json").read_text())
     assert record["status"] == "failed" and record["error"] == "RuntimeError: the script's own bug"
     assert len(record["history"]) == 1
+    assert "- failed after epoch 1 (RuntimeError: the script's own bug): diagnosed on the finished epochs" in p.stderr
 
 
 def run_plain(tmp_path, *args):

@@ -93,15 +93,28 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
     return lines + [f.message for f in diagnosis.others if f.message not in shown]
 
 
+def stopped(run: dict) -> str | None:
+    """An interrupted or failed run's state, said first: its diagnosis covers only the epochs it finished."""
+    if run.get("status") not in ("interrupted", "failed"):
+        return None
+    kept, planned = len(run.get("history") or []), ((run.get("config") or {}).get("train") or {}).get("epochs")
+    return (f"{run['status']} after epoch {kept}" + (f" of {planned}" if planned else "")
+            + (f" ({run['error']})" if run.get("error") else "")
+            + (": diagnosed on the finished epochs" if kept else ": no epoch finished, nothing to diagnose"))
+
+
 def lines(run: dict, diagnosis: Diagnosis) -> list[str]:
     """text_lines, or the healthy run's key numbers where nothing was found; then what the record says of its own
-    measurement (frozen layers, a watch that turned itself off)."""
+    measurement (frozen layers, a watch that turned itself off). An interrupted or failed run says so first."""
+    state = stopped(run)
+    if state and not run.get("history"):
+        return [state]
     found = text_lines(run, diagnosis)
     if not found:
         missing = unmeasured(run)  # never "healthy" on what was not measured
         found = [f"no cause found in what was measured; not measured: {'; '.join(missing)}" if missing else
                  healthy_summary(run)]
-    return found + notes(run)
+    return ([state] if state else []) + found + notes(run)
 
 
 def notes(run: dict) -> list[str]:

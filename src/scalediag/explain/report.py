@@ -157,6 +157,12 @@ def run_name(run: dict) -> str:
     return run.get("name") or run["dir"]
 
 
+def has_results(run: dict) -> bool:
+    """Completed or diverged, or stopped (interrupted, failed) after finishing an epoch: diagnosed on its epochs."""
+    return run["status"] in ("completed", "diverged") or \
+        (run["status"] in ("interrupted", "failed") and bool(run.get("history")))
+
+
 def diagnoses(runs: list[dict], found: dict[int, Diagnosis]) -> dict[str, list[str]]:
     """Run name -> lines: the cause, its evidence and consequences, each finding with its number and threshold; or
     why the run has no numbers."""
@@ -164,6 +170,8 @@ def diagnoses(runs: list[dict], found: dict[int, Diagnosis]) -> dict[str, list[s
     for run in sorted(runs, key=lambda r: _sort_key(run_name(r))):
         if run["status"] == "running":
             out[run_name(run)] = [status_line(run)]
+        elif run["status"] in ("interrupted", "failed") and run.get("history"):
+            out[run_name(run)] = cause_lines(run, found[id(run)])  # its state first, then its finished epochs'
         elif run["status"] != "completed":
             where = f" at epoch {run['epoch']}, step {run['step']}" if run.get("step") is not None else ""
             out[run_name(run)] = [f"{run['status'].upper()}{where}: {run.get('error', 'no detail recorded')}"]
@@ -223,20 +231,21 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
                                 + (f" (expected: {', '.join(absent)})" if absent else "")
                                 + "".join(f"; {f} is {why}" for f, why in unreadable.items()))
     best = best_runs(runs)
-    found = {id(r): explain(r, diagnose(r) + slower(r, best.get(id(r)))) if r["status"] in ("completed", "diverged")
+    found = {id(r): explain(r, diagnose(r) + slower(r, best.get(id(r)))) if has_results(r)
              else Diagnosis(r["status"], []) for r in runs}
     layers = run_layers(runs)
     rows = [row(r, found[id(r)], layers) for r in runs]
     labels = [label(r) for r in runs]
     write_text_atomic(sweep_dir / "summary.csv", _csv(rows, layers))
-    completed = [(r, lab) for r, lab in zip(rows, labels) if r["status"] == "completed"]
+    completed = [(r, lab) for r, lab, run in zip(rows, labels, runs) if has_results(run) and
+                 run["status"] != "diverged"]
     text = table(aggregate([r for r, _ in completed], [lab for _, lab in completed]))
     per_run = diagnoses(runs, found)
     problems = {n: ["MISSING: no metrics.json (the job never started or was killed)"] for n in absent}
     problems.update({f: [f"UNREADABLE: {why}; the other runs are reported without it"]
                      for f, why in unreadable.items()})
     problems.update({run_name(r): [status_line(r) if r["status"] == "running" else r["status"].upper()]
-                     for r in runs if r["status"] != "completed"})
+                     for r in runs if not has_results(r)})
     contexts = [context(r) for r in runs]
     order = divisor_order(runs, contexts)
     by_divisor = [label(r, ("seed", "divisor")) for r in runs]  # one line per other configuration
@@ -249,8 +258,8 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
 
 
 def _markdown(name: str, table_md: str, lines: dict, order: list[str], problems: dict, plots: list[str]) -> str:
-    md = [f"# scalediag sweep {name}\n", "Final metrics of the completed runs, mean ± standard deviation "
-          "over seeds (n runs).\n", table_md, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
+    md = [f"# scalediag sweep {name}\n", "Final metrics of the runs with finished epochs (a stopped run: its last "
+          "finished epoch), mean ± standard deviation over seeds (n runs).\n", table_md, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
     if order:
         md += ["## The divisor against Adam's epsilon\n", "\n".join(f"- {line}" for line in order) + "\n"]
     if problems:
