@@ -161,3 +161,28 @@ def test_import_scalediag_loads_no_torch_hydra_omegaconf_or_matplotlib():
             "print('hydra' in sys.modules, 'matplotlib' in sys.modules, 'lightning' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "[]\nFalse False False\n"
+
+
+def test_the_block_prints_its_diagnosis_and_diagnose_returns_it(data, tmp_path, capfd):
+    torch.manual_seed(0)
+    model = cnn()
+    train(model, torch.optim.Adam(model.parameters(), lr=1e-3), data, 255.0, tmp_path / "loud", epochs=1)
+    printed = capfd.readouterr().err
+    assert f"scalediag: diagnosis of {tmp_path / 'loud'} (`scalediag report" in printed
+    found = scalediag.diagnose(tmp_path / "loud")
+    assert found.text in printed and found.cause in ("healthy", *(c.id for c in found.causes))
+    assert found.text.startswith("- ")
+
+
+def test_quiet_prints_nothing(data, tmp_path, capfd):
+    model = cnn()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data.train.x[:64].float().div(255).unsqueeze(1), data.train.y[:64]
+    with scalediag.watch(model, opt, tmp_path / "quiet", probe=(x, y), quiet=True) as w:
+        for i in range(0, 64, 32):
+            opt.zero_grad()
+            F.cross_entropy(model(x[i : i + 32]), y[i : i + 32]).backward()
+            opt.step()
+        w.epoch_end(train_loss=1.0)
+    assert "scalediag: diagnosis" not in capfd.readouterr().err
+    assert (tmp_path / "quiet" / "metrics.json").is_file()

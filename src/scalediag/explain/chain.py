@@ -5,6 +5,7 @@ the rest after them. A failing run without a cause is `unexplained` (unexplained
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .causes import CAUSES, ORDER
 from .causes.base import Evidence
@@ -37,6 +38,7 @@ class Diagnosis:
     causes: list[Found]  # every cause that holds, primary first
     consequences: list[Finding] = field(default_factory=list)  # symptoms the primary cause explains
     others: list[Finding] = field(default_factory=list)  # symptoms it does not
+    text: str = ""  # the diagnosis as printed (diagnose() fills it)
 
     @property
     def ids(self) -> str:
@@ -125,6 +127,16 @@ def notes(run: dict) -> list[str]:
     if off:
         found.append(f"scalediag.watch stopped measuring at step {off.get('step')} ({off.get('error')}): the epochs "
                      f"after it carry the numbers the loop gave, no measurements")
+    return found
+
+
+def diagnose_dir(log_dir) -> Diagnosis:
+    """The diagnosis of the record in log_dir, with its text: what scalediag.diagnose returns."""
+    from ..record import METRICS, read
+
+    run = read(Path(log_dir) / METRICS)
+    found = explain(run)
+    found.text = "\n".join(f"- {line}" for line in lines(run, found))
     return found
 
 

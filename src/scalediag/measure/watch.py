@@ -59,7 +59,8 @@ class Watch:
 
     def __init__(self, model: nn.Module, optimizer, log_dir: str | Path, every: int = 50,
                  probe: tuple | None = None, early: tuple[int, ...] = EARLY_STEPS, name: str | None = None,
-                 loss_fn=_cross_entropy, clip_eps: float = KERAS_EPSILON, loss: str | None = None):
+                 loss_fn=_cross_entropy, clip_eps: float = KERAS_EPSILON, loss: str | None = None,
+                 on_close=None):
         self.model = arguments.model(model)
         self.optimizers = arguments.optimizers(optimizer, self.model)
         self.every = arguments.every(every)
@@ -73,6 +74,7 @@ class Watch:
         self.name, self.clip_eps = name or self.dir.name, clip_eps
         self.epoch, self.started, self.off, self.diverged = 0, None, None, None
         self.steps, self.lr_written = None, 0
+        self.on_close = on_close  # called with the record's directory once it is written (the diagnosis's printer)
 
     def _config(self) -> dict:
         """What metrics.json's config holds for a watched run: the report's keys, with what watch can know."""
@@ -245,6 +247,12 @@ class Watch:
             self.record.write()
         finally:
             self.writer.__exit__(kind, error, traceback)
+        if self.on_close is not None:
+            try:  # after the record is whole: a failure here is said, and changes neither it nor the loop
+                self.on_close(self.dir)
+            except Exception as e:  # noqa: BLE001
+                warnings.warn(f"scalediag.watch: no diagnosis printed ({type(e).__name__}: {e}); the record is in "
+                              f"{self.dir}", RuntimeWarning, stacklevel=2)
         return False  # the loop's exception goes on
 
 
@@ -273,14 +281,3 @@ def _float(v) -> float | None:
         return None
     v = float(v)
     return v if math.isfinite(v) else None
-
-
-def watch(model: nn.Module, optimizer, log_dir: str | Path, every: int = 50, probe: tuple | None = None,
-          **kwargs) -> Watch:
-    """Measure model while the caller's own loop trains it with optimizer (or a list of optimizers); write
-    TensorBoard events and metrics.json into log_dir (a directory of its own per run). probe: a fixed batch
-    (inputs as the model takes them: a tensor, a tuple, or a dict of keyword inputs; integer labels) measured at init
-    and at each epoch_end. Further keywords: early (steps also measured), name, loss_fn(logits, target, reduction) for
-    the probe (cross-entropy), clip_eps, loss (the name of the loss the loop trains with: cross_entropy, nll_loss, ...;
-    by default the probe's where it has labels, else unknown)."""
-    return Watch(model, optimizer, log_dir, every, probe, **kwargs)
