@@ -37,6 +37,12 @@ def test_the_hydra_app_and_watch_write_the_same_record_type(fake_root, tmp_path)
     shared = {"schema", "kind", "status", "name", "config", "experiment", "init", "early", "history", "final",
               "device", "threads", "versions", "host", "pid"}
     assert shared <= set(app) and shared <= set(watched)
+    # written as open() would write them (mkstemp's 0600 kept another user's TensorBoard out)
+    from scalediag.files import FILE_MODE
+
+    for path in (tmp_path / "app" / "metrics.json", tmp_path / "app" / "checkpoint.pt", tmp_path / "watched" /
+                 "metrics.json"):
+        assert path.stat().st_mode & 0o777 == FILE_MODE, path
 
 
 def _v1(tmp_path, divisor):

@@ -12,7 +12,8 @@ def healthy(name="divisor=255", divisor=255, loss="cross_entropy", seed=0, train
             "update/fc2/ratio": 1e-3, "logits/max": 18.0, "logits/min": -19.0}
     return {
         "name": name, "status": "completed",
-        "config": {"divisor": divisor, "seed": seed, "loss": {"name": loss}},
+        "config": {"divisor": divisor, "seed": seed, "loss": {"name": loss},
+                   "optimizer": {"_target_": "scalediag.run.optim.KerasAdam", "lr": 1e-3, "eps": 1e-7}},
         "init": {"loss/init": 2.45, "logits/min": -1.8, "logits/max": 2.2, "act/fc1/preact_std": 0.59,
                  "act/fc1/dead_fraction": 0.0},
         "history": [{"epoch": i + 1, "train_loss": t, "test_loss": t + 0.05, "diag": dict(diag)}
@@ -82,6 +83,8 @@ def test_update_ratio_outside_the_healthy_range():
     found = d.update_ratio(run)
     assert [(f.value, f.threshold) for f in found] == [(3e-5, 1e-4), (0.05, 1e-2)]
     assert "fc1: Adam's steps are too small" in found[0].message and "too large" in found[1].message
+    run["config"]["optimizer"] = {"_target_": "torch.optim.sgd.SGD", "lr": 0.1}  # a watched SGD run
+    assert d.update_ratio(run)[0].message.startswith("fc1: SGD's steps are too small")
 
 
 def test_runs_without_diagnostics_are_not_misread():

@@ -8,11 +8,18 @@ import os
 import tempfile
 from pathlib import Path
 
+# the process's umask, read once at import (os.umask can only be read by setting it): mkstemp makes 0600 files, and
+# a result another user's TensorBoard or report cannot read is no result; the mode open() would give is 0666 & ~umask
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from .. import tags
-from ..record import experiment
+from ..record import experiment, optimizer_name
 from .facts import classes, first_hidden, last_diag
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
@@ -150,6 +150,12 @@ def clipped(run: dict) -> list[Finding]:
                     f"a gradient (Keras' clamp would not)", fraction, CLIPPED_MIN)]
 
 
+def _stepper(run: dict) -> str:
+    """The optimizer as its messages name it: the question's two Adams as Adam, others by their class (SGD, AdamW)."""
+    name = optimizer_name((run.get("config") or {}).get("optimizer") or {})
+    return {"KerasAdam": "Adam", "torch_adam": "Adam"}.get(name, name or "the optimizer")
+
+
 def update_ratio(run: dict) -> list[Finding]:
     low, high = UPDATE_RATIO_RANGE
     found = []
@@ -162,7 +168,7 @@ def update_ratio(run: dict) -> list[Finding]:
         elif ratio is not None and not low <= ratio <= high:
             size = "too large" if ratio > high else "too small"
             threshold = high if ratio > high else low
-            found.append(Finding("update_ratio", f"{layer}: Adam's steps are {size} for its weights: "
+            found.append(Finding("update_ratio", f"{layer}: {_stepper(run)}'s steps are {size} for its weights: "
                                  f"||dw||/||w|| = {ratio:.2g} per step in the last epoch (healthy range "
                                  f"{low:g} to {high:g}, about 1e-3)", ratio, threshold))
     return found
