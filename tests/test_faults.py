@@ -89,6 +89,7 @@ def test_sigint_keeps_the_epochs_done_and_resume_reaches_the_uninterrupted_numbe
     assert f"interrupted after epoch {len(cut['history'])} of 4" in report.stdout
     assert "diagnosed on the finished epochs" in report.stdout and "Runs without results" not in report.stdout
     assert "| 1 |" in report.stdout.split("\n\n")[0]  # its row in the table: one run (n = 1)
+    assert (run_dir / "summary.md").read_text().startswith("# scalediag run ")  # one run: named as one, not a sweep
 
     resumed = run_cli([*common, "train.resume=true", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

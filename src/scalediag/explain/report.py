@@ -133,13 +133,15 @@ def aggregate(rows: list[dict], labels: list[str]) -> list[dict]:
         for key in ("train_loss", "test_loss", "test_acc", "seconds_per_epoch"):
             values = [r[key] for r in members if r[key] is not None]
             entry[key] = statistics.fmean(values) if values else None
-            entry[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0 if values else None
+            entry[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None  # one run: no spread
         out.append(entry)
     return out
 
 
 def _pm(mean, std, digits=4) -> str:
-    return "-" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    if mean is None:
+        return "-"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
 
 
 def table(groups: list[dict]) -> str:
@@ -250,15 +252,18 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     order = divisor_order(runs, contexts)
     by_divisor = [label(r, ("seed", "divisor")) for r in runs]  # one line per other configuration
     plots = write_plots(runs, labels, sweep_dir, layers) + write_sweep_plots(runs, by_divisor, contexts, sweep_dir)
-    write_text_atomic(sweep_dir / "summary.md", _markdown(sweep_dir.name, text, per_run, order, problems, plots))
+    # a sweep by its directory; a report of one run by that run's name (a directory named intr or version_0 says nothing)
+    title = f"scalediag run {run_name(runs[0])}" if len(runs) == 1 and not absent and not unreadable else \
+        f"scalediag sweep {sweep_dir.name}"
+    write_text_atomic(sweep_dir / "summary.md", _markdown(title, text, per_run, order, problems, plots))
     for run in runs:  # the sweep's view of each run, next to its own events: TensorBoard's Text dashboard
         sweep_text = "\n".join(f"- {line}" for line in [*per_run[run_name(run)], *order])
         write_text_events(Path(run["path"]) / REPORT_EVENTS, {tags.DIAGNOSIS_SWEEP: sweep_text})
     return _printed(text, per_run, order, problems), runs
 
 
-def _markdown(name: str, table_md: str, lines: dict, order: list[str], problems: dict, plots: list[str]) -> str:
-    md = [f"# scalediag sweep {name}\n", "Final metrics of the runs with finished epochs (a stopped run: its last "
+def _markdown(title: str, table_md: str, lines: dict, order: list[str], problems: dict, plots: list[str]) -> str:
+    md = [f"# {title}\n", "Final metrics of the runs with finished epochs (a stopped run: its last "
           "finished epoch), mean ± standard deviation over seeds (n runs).\n", table_md, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
     if order:
         md += ["## The divisor against Adam's epsilon\n", "\n".join(f"- {line}" for line in order) + "\n"]
