@@ -35,8 +35,6 @@ PROGRAMS_DIR = HERE / "programs"
 PEERS = ("torchtest2", "torch-audit")
 BASELINES = ("autotrainer", "deepdiagnosis", "sagemaker")  # scalediag.explain.baselines.TOOLS
 TOOLS = ("scalediag", *PEERS, *BASELINES)
-MLP, CNN, RES, RNN, TRF = "MLP", "CNN (BatchNorm, Dropout)", "residual CNN", "recurrent", "Transformer"
-FM, MK = "Fashion-MNIST", "markers"
 
 
 class Program(NamedTuple):
@@ -51,79 +49,24 @@ class Program(NamedTuple):
         return bool(self.causes)
 
 
-# name -> (family, data, optimizer, causes[, held_out])
-PROGRAMS = {
-    "mlp_adam_healthy": (MLP, FM, "Adam", ()),
-    "cnn_bn_dropout_sgd_healthy": (CNN, FM, "SGD", ()),
-    "resnet_frozen_stem_healthy": (RES, FM, "AdamW", ()),
-    "mlp_accumulation_healthy": (MLP, FM, "SGD", ()),
-    "transformer_warmup_cosine_healthy": (TRF, MK, "AdamW", ()),
-    "gru_label_smoothing_healthy": (RNN, MK, "RMSprop", ()),
-    "gru_tied_embedding_healthy": (RNN, MK, "Adam", ()),
-    "cnn_bf16_autocast_healthy": (CNN, FM, "Adam", ()),
-    "mlp_adamw_clip_healthy": (MLP, FM, "AdamW", ()),
-    "lstm_rows_steplr_healthy": (RNN, FM, "SGD", ()),
-    "mlp_raw_pixels": (MLP, FM, "Adam", ("input_scale",)),
-    "lstm_raw_pixels": (RNN, FM, "Adam", ("input_scale",)),
-    "tanh_mlp_raw_pixels": (MLP, FM, "RMSprop", ("input_scale",)),
-    "mlp_clamped_log_raw": (MLP, FM, "Adam", ("probability_clip", "input_scale")),
-    "cnn_sgd_lr_too_high": (CNN, FM, "SGD", ("lr_too_high",)),
-    "transformer_adam_lr_too_high": (TRF, MK, "Adam", ("lr_too_high",)),
-    "mlp_adam_lr_1_dead_relus": (MLP, FM, "Adam", ("lr_too_high",)),
-    "mlp_sgd_lr_too_low": (MLP, FM, "SGD", ("lr_too_low",)),
-    "gru_rmsprop_lr_too_low": (RNN, MK, "RMSprop", ("lr_too_low",)),
-    "gru_adam_eps_1": (RNN, MK, "Adam", ("eps_dominates",)),
-    "resnet_init_std_1": (RES, FM, "Adam", ("bad_init",)),
-    "mlp_zero_init": (MLP, FM, "SGD", ("bad_init",)),
-    "cnn_softmax_then_cross_entropy": (CNN, FM, "Adam", ("double_softmax",)),
-    "mlp_noisy_labels": (MLP, FM, "Adam", ("label_noise",)),
-    "deep_sigmoid_mlp_sgd": (MLP, FM, "SGD", ("vanishing_gradient", "saturation")),
-    "mlp_sgd_no_zero_grad": (MLP, FM, "SGD", ("grad_accumulation",)),
-    "transformer_zero_grad_per_epoch": (TRF, MK, "AdamW", ("grad_accumulation",)),
-    "cnn_eval_mode_never_reset": (CNN, FM, "Adam", ("eval_mode",)),
-    "transformer_eval_mode_never_reset": (TRF, MK, "AdamW", ("eval_mode",)),
-    "mlp_head_replaced_after_optimizer": (MLP, FM, "Adam", ("not_optimized",)),
-    "cnn_optimizer_misses_classifier": (CNN, FM, "SGD", ("not_optimized",)),
-    "gru_encoder_detached": (RNN, MK, "Adam", ("no_gradient",)),
-    "resnet_stem_under_no_grad": (RES, FM, "AdamW", ("no_gradient",)),
-    "mlp_no_activation": (MLP, FM, "Adam", ("missing_activation",)),
-    "cnn_relu_on_logits": (CNN, FM, "RMSprop", ("output_activation",)),
-    "transformer_sigmoid_output": (TRF, MK, "Adam", ("output_activation",)),
-    "gru_rows_batch_first_missing": (RNN, FM, "Adam", ("batch_mixing",)),
-    "mlp_log_softmax_over_batch": (MLP, FM, "SGD", ("batch_mixing",)),
-    "mlp_labels_misaligned": (MLP, FM, "Adam", ("labels_misaligned",)),
-    "cnn_sorted_never_shuffled": (CNN, FM, "SGD", ("unshuffled",)),
-    "lstm_steplr_every_batch": (RNN, MK, "SGD", ("lr_schedule",)),
-    "mlp_clip_value_tiny": (MLP, FM, "SGD", ("grad_clip",)),
-    "cnn_sgd_weight_decay_huge": (CNN, FM, "SGD", ("weight_decay",)),
-    "cnn_test_not_normalized": (CNN, FM, "Adam", ("preprocessing_mismatch",)),
-    "mlp_overfits_small_set": (MLP, FM, "Adam", ("overfitting",)),
-    # held out
-    "cnn_onecycle_healthy": (CNN, FM, "AdamW", (), 1),
-    "lstm_two_layer_dropout_healthy": (RNN, MK, "Adam", (), 1),
-    "cnn_labels_off_by_one": (CNN, FM, "SGD", ("labels_misaligned",), 1),
-    "mlp_zero_grad_before_step": (MLP, FM, "Adam", ("grad_cleared",), 1),
-    "gru_sgd_lr_50": (RNN, MK, "SGD", ("lr_too_high",), 1),
-    "mlp_std_typo": (MLP, FM, "SGD", ("input_scale",), 1),
-    "cnn_conv_into_linear_no_relu": (CNN, FM, "Adam", ("missing_activation",), 1),
-    "mlp_softmax_into_nll": (MLP, FM, "RMSprop", ("double_softmax", "output_activation"), 1),
-    "transformer_clip_value_tiny": (TRF, MK, "SGD", ("grad_clip",), 1),
-    "cnn_exponential_lr_per_batch": (CNN, FM, "Adam", ("lr_schedule",), 1),
-    "mlp_sgd_label_noise_30": (MLP, FM, "SGD", ("label_noise",), 1),
-    # held out, second round: written after the first round's misses were fixed
-    "gru_adamw_accumulate_clip_healthy": (RNN, MK, "AdamW", (), 2),
-    "mlp_batchnorm_rmsprop_healthy": (MLP, FM, "RMSprop", (), 2),
-    "cnn_model_rebuilt_after_optimizer": (CNN, FM, "SGD", ("not_optimized",), 2),
-    "mlp_adam_eps_half": (MLP, FM, "Adam", ("eps_dominates",), 2),
-    "lstm_adam_lr_1e-6": (RNN, MK, "Adam", ("lr_too_low",), 2),
-    "mlp_bias_init_minus_5": (MLP, FM, "SGD", ("bad_init",), 2),
-    "cnn_sequential_sampler_sorted": (CNN, FM, "Adam", ("unshuffled",), 2),
-    "transformer_eval_in_logging": (TRF, MK, "Adam", ("eval_mode",), 2),
-    "mlp_sgd_lr_5": (MLP, FM, "SGD", ("lr_too_high",), 2),
-    "resnet_test_images_not_scaled": (RES, FM, "AdamW", ("preprocessing_mismatch",), 2),
-}
 HELD_OUT = 2  # the round scored apart: written after the rules were last changed; the earlier rounds are developed
-PROGRAMS = {name: Program(*fields) for name, fields in PROGRAMS.items()}
+HEADER = "# bench: "  # a program's first line: family=... | data=... | optimizer=... | causes=a,b or none[ | held_out=N]
+
+
+def read_header(path: Path) -> Program:
+    """A program as its own first line declares it: what it is, and the causes that name its bug."""
+    line = path.read_text().split("\n", 1)[0]
+    if not line.startswith(HEADER):
+        raise ValueError(f"{path.name}: its first line must be '{HEADER}family=... | data=... | optimizer=... | "
+                         f"causes=...'")
+    fields = dict(part.strip().split("=", 1) for part in line[len(HEADER):].split("|"))
+    causes = () if fields["causes"] == "none" else tuple(fields["causes"].split(","))
+    return Program(fields["family"], fields["data"], fields["optimizer"], causes, int(fields.get("held_out", 0)))
+
+
+# every script with a header in programs/ (fmnist.py and markers.py are their data), developed ones first
+PROGRAMS = dict(sorted(((p.stem, read_header(p)) for p in PROGRAMS_DIR.glob("*.py")
+                        if p.read_text().startswith(HEADER)), key=lambda kv: (kv[1].held_out, kv[0])))
 # (peer, its rule or check) -> (the location its message points at, or None: detection only; whether it says the
 # training is wrong at all; why). A finding counts as detecting where the second field holds, as naming a program's
 # bug where its location is one of the program's (scoring.location of the program's causes).

@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=Adam | causes=none
 """CNN with BatchNorm on Fashion-MNIST trained in mixed precision (bfloat16 autocast on the CPU), Adam: healthy."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=SGD | causes=none
 """CNN with BatchNorm and Dropout on Fashion-MNIST, SGD with momentum, model in a class: healthy."""
 import torch
 import torch.nn.functional as F

@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=Adam | causes=missing_activation | held_out=1
 """A CNN on Fashion-MNIST, Adam, its forward written out by hand. BUG: the second convolution's output goes into the
 classifier's hidden layer with no activation, and that layer's output straight into the last one. Held out:
 written after the rules were fixed."""

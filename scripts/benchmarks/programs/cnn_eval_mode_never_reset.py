@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=Adam | causes=eval_mode
 """CNN with BatchNorm and Dropout on Fashion-MNIST, Adam, a validation pass after each epoch. BUG: the validation
 puts the model in eval mode and training never puts it back."""
 import torch

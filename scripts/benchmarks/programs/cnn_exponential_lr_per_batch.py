@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=Adam | causes=lr_schedule | held_out=1
 """A CNN with BatchNorm on Fashion-MNIST, Adam with ExponentialLR(gamma=0.9). BUG: scheduler.step() sits in the
 batch loop: after 100 batches the learning rate is 3e-5 of its start. Held out: written after the rules were
 fixed."""

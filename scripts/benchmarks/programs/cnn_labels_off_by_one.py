@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=SGD | causes=labels_misaligned | held_out=1
 """A CNN on Fashion-MNIST, SGD with Nesterov momentum. BUG: the labels are paired with the next image (an off-by-one
 when the author dropped a header row from the label file only). Held out: written after the rules were fixed."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=SGD | causes=not_optimized | held_out=2
 """A CNN on Fashion-MNIST, SGD with momentum. BUG: the model is built again ("to reset it") after the optimizer was
 made from the first one: the optimizer updates a model that is never used. Held out (second round): written after
 the rules were fixed again."""

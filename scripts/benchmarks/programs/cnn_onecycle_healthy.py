@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=AdamW | causes=none | held_out=1
 """A CNN on Fashion-MNIST with AdamW and a OneCycleLR schedule stepped every batch (the learning rate climbs, then
 anneals to 1/10,000 of its peak by the last batch): healthy. Held out: written after the rules were fixed."""
 import torch

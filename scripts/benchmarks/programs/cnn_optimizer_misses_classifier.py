@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=SGD | causes=not_optimized
 """A CNN in a class with a features part and a classifier, SGD with momentum. BUG: the optimizer is given only the
 features' parameters."""
 import torch

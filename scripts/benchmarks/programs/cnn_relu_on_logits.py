@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=RMSprop | causes=output_activation
 """A CNN on Fashion-MNIST, RMSprop. BUG: a ReLU after the last layer: every negative logit is cut to 0."""
 import torch
 import torch.nn.functional as F

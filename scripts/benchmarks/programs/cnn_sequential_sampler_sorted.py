@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=Adam | causes=unshuffled | held_out=2
 """A CNN with BatchNorm on Fashion-MNIST, Adam, the training set grouped by class (one folder per class). BUG: the
 DataLoader is given a SequentialSampler, so the classes come one after another. Held out (second round): written
 after the rules were fixed again."""

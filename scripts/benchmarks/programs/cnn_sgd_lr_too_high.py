@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=SGD | causes=lr_too_high
 """CNN with BatchNorm and Dropout on Fashion-MNIST, SGD. BUG: learning rate 2 (meant 0.02)."""
 import torch
 import torch.nn.functional as F

@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=SGD | causes=weight_decay
 """A CNN with BatchNorm on Fashion-MNIST, SGD with momentum. BUG: weight_decay=0.5 (meant 5e-4): the decay pulls every
 weight to zero faster than the data can move it."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=Adam | causes=double_softmax
 """CNN on Fashion-MNIST, Adam. BUG: the model ends in nn.Softmax, and nn.CrossEntropyLoss applies log-softmax again."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=SGD | causes=unshuffled
 """A CNN on Fashion-MNIST, SGD with momentum, the training set sorted by class (as a folder-per-class data set is
 read). BUG: the DataLoader is built with shuffle=False, so each stretch of batches holds one class."""
 import torch

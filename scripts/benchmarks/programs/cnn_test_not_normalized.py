@@ -1,3 +1,4 @@
+# bench: family=CNN (BatchNorm, Dropout) | data=Fashion-MNIST | optimizer=Adam | causes=preprocessing_mismatch
 """A CNN with BatchNorm on Fashion-MNIST, Adam, the training images standardised with the data set's mean and std.
 BUG: the test images are only divided by 255, never standardised."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=vanishing_gradient,saturation
 """A deep MLP (8 sigmoid layers) on Fashion-MNIST, SGD. BUG: sigmoid through 8 layers: the gradient vanishes before
 it reaches the first layers."""
 import torch

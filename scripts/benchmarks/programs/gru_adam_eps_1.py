@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=Adam | causes=eps_dominates
 """A GRU on the synthetic marker task. BUG: Adam's eps set to 1 (the author meant a "stable" optimizer)."""
 import torch
 from torch import nn

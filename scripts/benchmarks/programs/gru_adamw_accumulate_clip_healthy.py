@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=AdamW | causes=none | held_out=2
 """A GRU on the synthetic marker task, AdamW, gradients accumulated over 2 batches with the norm clipped at 0.5
 before each step: healthy. Held out (second round): written after the rules were fixed again."""
 import torch

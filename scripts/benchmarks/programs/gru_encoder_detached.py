@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=Adam | causes=no_gradient
 """A GRU encoder and an MLP head on the synthetic marker task, Adam. BUG: the encoder's output is detached
 ("to save memory"), so no gradient reaches the embedding or the GRU."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=RMSprop | causes=none
 """A GRU on the synthetic marker task, RMSprop, cross-entropy with label smoothing 0.1: healthy."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=RMSprop | causes=lr_too_low
 """A GRU on the synthetic marker task, RMSprop. BUG: learning rate 1e-6."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=Fashion-MNIST | optimizer=Adam | causes=batch_mixing
 """A GRU reading Fashion-MNIST rows, Adam. BUG: the GRU is built without batch_first=True and fed [batch, rows,
 pixels]: it runs along the batch, mixing the images with each other."""
 import torch

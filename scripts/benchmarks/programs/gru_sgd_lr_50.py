@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=SGD | causes=lr_too_high | held_out=1
 """A GRU on the synthetic marker task, plain SGD. BUG: learning rate 50. Held out: written after the rules were
 fixed."""
 import torch

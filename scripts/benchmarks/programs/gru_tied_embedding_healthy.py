@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=Adam | causes=none
 """A GRU on the synthetic marker task whose output layer is tied to the embedding of the marker tokens (the classes
 are tokens: logits = h . E[marker]), Adam: healthy."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=Adam | causes=lr_too_low | held_out=2
 """An LSTM on the synthetic marker task. BUG: Adam at learning rate 1e-6 (a unit mix-up: meant 1e-3). Held out
 (second round): written after the rules were fixed again."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=Fashion-MNIST | optimizer=Adam | causes=input_scale
 """An LSTM reading Fashion-MNIST rows, Adam. BUG: the rows are fed as raw 0..255 pixel values."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=Fashion-MNIST | optimizer=SGD | causes=none
 """An LSTM reading each Fashion-MNIST image row by row, SGD with momentum and a StepLR stepped once per epoch:
 healthy."""
 import torch

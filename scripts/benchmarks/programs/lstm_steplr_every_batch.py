@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=SGD | causes=lr_schedule
 """An LSTM on the synthetic marker task, SGD with momentum and StepLR(step_size=1, gamma=0.7). BUG: the scheduler is
 stepped after every batch instead of every epoch: the learning rate is ~0 within the first epoch."""
 import torch

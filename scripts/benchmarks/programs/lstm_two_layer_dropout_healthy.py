@@ -1,3 +1,4 @@
+# bench: family=recurrent | data=markers | optimizer=Adam | causes=none | held_out=1
 """A two-layer LSTM with dropout between its layers on the synthetic marker task, Adam with a ReduceLROnPlateau on
 the validation loss: healthy. Held out: written after the rules were fixed."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=none
 """MLP on Fashion-MNIST, SGD with momentum, gradients accumulated over 4 micro-batches of 16 before each step (the
 loss divided by 4): healthy."""
 import torch

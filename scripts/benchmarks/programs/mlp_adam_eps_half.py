@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=eps_dominates | held_out=2
 """A two-hidden-layer MLP on Fashion-MNIST. BUG: Adam with eps=0.5 (copied from a reinforcement-learning config).
 Held out (second round): written after the rules were fixed again."""
 import torch

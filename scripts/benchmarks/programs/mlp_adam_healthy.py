@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=none
 """MLP on Fashion-MNIST with Adam, batches from a DataLoader: healthy."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=lr_too_high
 """A two-layer ReLU MLP on Fashion-MNIST. BUG: Adam at learning rate 1: the first steps push most ReLUs dead."""
 import torch
 import torch.nn.functional as F

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=AdamW | causes=none
 """A deeper GELU MLP on Fashion-MNIST, AdamW (weight decay 0.05) with the gradient norm clipped at 1 every step,
 training in a function with its own helpers: healthy."""
 import torch

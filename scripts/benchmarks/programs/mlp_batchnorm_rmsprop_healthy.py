@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=RMSprop | causes=none | held_out=2
 """An MLP with BatchNorm1d and Dropout on Fashion-MNIST, RMSprop, evaluated through a DataLoader in a helper:
 healthy. Held out (second round): written after the rules were fixed again."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=bad_init,dead_at_init | held_out=2
 """A ReLU MLP on Fashion-MNIST, SGD with momentum. BUG: a custom init sets every hidden bias to -5 ("sparse
 activations"): almost every ReLU starts dead. Held out (second round): written after the rules were fixed again."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=probability_clip,input_scale
 """MLP on Fashion-MNIST, Adam, the loss written by hand as Keras computes it (softmax probabilities clamped to
 [1e-7, 1 - 1e-7], then -log p). BUG: raw 0..255 pixels: most samples start beyond the clamp, where they pass no
 gradient."""

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=grad_clip
 """MLP on Fashion-MNIST, plain SGD. BUG: gradients clipped to a total norm of 1e-4 (max_norm meant 1.0): every step
 is ~10,000x too small."""
 import torch

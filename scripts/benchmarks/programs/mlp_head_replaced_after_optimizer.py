@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=not_optimized
 """MLP on Fashion-MNIST, Adam. BUG: the classifier head is replaced after the optimizer was built, so the optimizer
 holds the old head's parameters and the new head never learns."""
 import torch

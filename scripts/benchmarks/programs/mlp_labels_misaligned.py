@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=labels_misaligned
 """MLP on Fashion-MNIST, Adam. BUG: the images are shuffled once before training, the labels are not, so every image
 carries another image's label."""
 import numpy as np

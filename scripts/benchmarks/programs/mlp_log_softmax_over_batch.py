@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=batch_mixing
 """An MLP on Fashion-MNIST returning log-probabilities for nn.NLLLoss, SGD with momentum. BUG: log_softmax over dim 0,
 the batch, instead of the classes."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=missing_activation
 """A three-layer MLP on Fashion-MNIST, Adam. BUG: no activation between the layers: the network is one linear map."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=label_noise
 """MLP on Fashion-MNIST, Adam. BUG: 40% of the training labels are wrong (a careless relabelling: each replaced by a
 random class); the test labels are right."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=input_scale
 """MLP on Fashion-MNIST with Adam, the question's model in PyTorch. BUG: the pixels go in as 0..255."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=label_noise | held_out=1
 """A two-hidden-layer MLP on Fashion-MNIST, SGD with momentum. BUG: a third of the training labels were swapped for
 a random other class by a faulty annotation merge. Held out: written after the rules were fixed."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=lr_too_high | held_out=2
 """An MLP on Fashion-MNIST, plain SGD. BUG: learning rate 5 ("SGD needs a large rate"). Held out (second round):
 written after the rules were fixed again."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=lr_too_low
 """MLP on Fashion-MNIST, plain SGD. BUG: learning rate 1e-5 (a typo for 1e-2)."""
 import torch
 import torch.nn.functional as F

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=grad_accumulation
 """MLP on Fashion-MNIST, SGD with momentum. BUG: optimizer.zero_grad() never called: gradients add up over steps."""
 import torch
 from torch import nn

@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=RMSprop | causes=double_softmax,output_activation | held_out=1
 """MLP on Fashion-MNIST, RMSprop. BUG: the model ends in softmax and feeds nn.NLLLoss, which expects
 log-probabilities: the loss is -p instead of -log p. Held out: written after the rules were fixed."""
 import torch

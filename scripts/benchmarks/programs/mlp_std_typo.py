@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=input_scale | held_out=1
 """MLP on Fashion-MNIST, SGD with momentum, inputs standardised. BUG: the standard deviation is typed as 0.0035
 instead of 0.35, so the inputs come out 100x too large. Held out: written after the rules were fixed."""
 import torch

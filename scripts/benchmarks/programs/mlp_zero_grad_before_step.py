@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=Adam | causes=grad_cleared | held_out=1
 """MLP on Fashion-MNIST, Adam. BUG: optimizer.zero_grad() called between backward() and step(), so every step sees
 no gradient. Held out: written after the rules were fixed."""
 import torch

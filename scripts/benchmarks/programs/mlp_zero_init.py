@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=SGD | causes=bad_init
 """A two-hidden-layer MLP on Fashion-MNIST, SGD with momentum. BUG: all weights initialised to zero."""
 import torch
 import torch.nn.functional as F

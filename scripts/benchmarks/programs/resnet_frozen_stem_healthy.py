@@ -1,3 +1,4 @@
+# bench: family=residual CNN | data=Fashion-MNIST | optimizer=AdamW | causes=none
 """A small residual CNN on Fashion-MNIST, AdamW; its stem frozen on purpose (requires_grad=False, as when reusing a
 trained stem): healthy."""
 import torch

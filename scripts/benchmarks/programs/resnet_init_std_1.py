@@ -1,3 +1,4 @@
+# bench: family=residual CNN | data=Fashion-MNIST | optimizer=Adam | causes=bad_init
 """A small residual CNN on Fashion-MNIST, Adam. BUG: every weight re-initialised from N(0, 1) ("a standard normal
 init")."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=residual CNN | data=Fashion-MNIST | optimizer=AdamW | causes=no_gradient
 """A small residual CNN on Fashion-MNIST, AdamW. BUG: the stem runs under torch.no_grad() inside forward (copied from
 an inference snippet), so the stem's parameters, which the optimizer holds, never get a gradient."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=residual CNN | data=Fashion-MNIST | optimizer=AdamW | causes=preprocessing_mismatch | held_out=2
 """A small residual CNN on Fashion-MNIST, AdamW; the training images go through a transform that scales them to
 [0, 1]. BUG: the evaluation reads the raw uint8 test images as floats, skipping that transform.
 Held out (second round): written after the rules were fixed again."""

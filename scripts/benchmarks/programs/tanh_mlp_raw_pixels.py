@@ -1,3 +1,4 @@
+# bench: family=MLP | data=Fashion-MNIST | optimizer=RMSprop | causes=input_scale
 """A tanh MLP on Fashion-MNIST, RMSprop. BUG: the raw 0..255 pixels saturate every tanh unit."""
 import torch
 from torch import nn

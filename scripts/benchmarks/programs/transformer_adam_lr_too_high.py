@@ -1,3 +1,4 @@
+# bench: family=Transformer | data=markers | optimizer=Adam | causes=lr_too_high
 """A Transformer encoder on the synthetic marker task, Adam. BUG: learning rate 0.05 (a Transformer wants ~1e-3)."""
 import torch
 from torch import nn

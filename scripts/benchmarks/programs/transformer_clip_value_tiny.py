@@ -1,3 +1,4 @@
+# bench: family=Transformer | data=markers | optimizer=SGD | causes=grad_clip | held_out=1
 """A Transformer encoder on the synthetic marker task, SGD with momentum. BUG: every gradient entry clipped to
 1e-5 (clip_grad_value_, meant clip_grad_norm_ at 1.0). Held out: written after the rules were fixed."""
 import torch

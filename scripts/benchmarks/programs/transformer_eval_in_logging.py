@@ -1,3 +1,4 @@
+# bench: family=Transformer | data=markers | optimizer=Adam | causes=eval_mode | held_out=2
 """A Transformer encoder with dropout on the synthetic marker task, Adam. BUG: every 20 batches the loop logs a
 validation loss, calling model.eval() for it and never model.train() after. Held out (second round): written after
 the rules were fixed again."""

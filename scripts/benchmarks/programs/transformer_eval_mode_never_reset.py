@@ -1,3 +1,4 @@
+# bench: family=Transformer | data=markers | optimizer=AdamW | causes=eval_mode
 """A Transformer encoder with dropout on the synthetic marker task, AdamW. BUG: evaluate() switches to eval mode and
 the loop never switches back: dropout is off for every epoch after the first."""
 import torch

@@ -1,3 +1,4 @@
+# bench: family=Transformer | data=markers | optimizer=Adam | causes=output_activation
 """A Transformer encoder on the synthetic marker task, Adam. BUG: a sigmoid on the class scores before
 CrossEntropyLoss (as if it were a multi-label task): the logits are squeezed into (0, 1)."""
 import torch

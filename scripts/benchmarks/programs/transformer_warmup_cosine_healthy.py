@@ -1,3 +1,4 @@
+# bench: family=Transformer | data=markers | optimizer=AdamW | causes=none
 """A Transformer encoder on the synthetic marker task, AdamW with a linear warm-up then cosine decay stepped each
 batch, gradient norm clipped at 1: healthy."""
 import math

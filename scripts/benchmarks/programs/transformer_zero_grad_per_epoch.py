@@ -1,3 +1,4 @@
+# bench: family=Transformer | data=markers | optimizer=AdamW | causes=grad_accumulation
 """A Transformer encoder on the synthetic marker task, AdamW. BUG: zero_grad() once per epoch, outside the batch
 loop."""
 import torch
