@@ -139,8 +139,9 @@ def test_what_it_cannot_see_is_said(tmp_path):
 
     model = Functional()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.warns(UserWarning, match="no activation module follows fc1"):
-        with scalediag.watch(model, opt, tmp_path / "functional"):
+    # without a probe, an activation applied as a function cannot be seen; with one it is (the next test)
+    with pytest.warns(UserWarning, match="no activation follows fc1 .one applied as a function is seen at the probe"):
+        with scalediag.watch(model, opt, tmp_path / "functional", quiet=True):
             pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -186,3 +187,36 @@ def test_quiet_prints_nothing(data, tmp_path, capfd):
         w.epoch_end(train_loss=1.0)
     assert "scalediag: diagnosis" not in capfd.readouterr().err
     assert (tmp_path / "quiet" / "metrics.json").is_file()
+
+
+class FunctionalCNN(nn.Module):
+    """The hand-written style: activations as functions in forward, a BatchNorm between a conv and its ReLU."""
+
+    def __init__(self, bias=0.0):
+        super().__init__()
+        self.conv1, self.bn1, self.conv2 = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Conv2d(8, 8, 3)
+        self.fc1, self.fc2 = nn.Linear(8 * 6 * 6, 32), nn.Linear(32, 10)
+        nn.init.constant_(self.fc1.bias, bias)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(torch.tanh(self.conv2(x)), 2)
+        return self.fc2(self.fc1(x.flatten(1)).relu())
+
+
+def test_activations_applied_as_functions_are_measured_at_the_probe(data, tmp_path, recwarn):
+    torch.manual_seed(0)
+    model = FunctionalCNN()
+    train(model, torch.optim.Adam(model.parameters(), lr=1e-3), data, 255.0, tmp_path / "f", epochs=1)
+    assert not [w for w in recwarn if "no activation follows" in str(w.message)]
+    record = json.loads((tmp_path / "f" / "metrics.json").read_text())
+    init, last = record["init"], record["history"][-1]["diag"]
+    for layer in ("conv1", "conv2", "fc1"):  # each with the function after it: F.relu, torch.tanh, Tensor.relu
+        assert 0 <= init[f"act/{layer}/dead_fraction"] <= 1 and f"act/{layer}/dead_fraction" in last
+        assert init[f"act/{layer}/preact_std"] > 0
+    assert "act/fc2/dead_fraction" not in init  # the output layer has none
+    # a bias far below 0 before Tensor.relu: every unit dead at init, as a module's ReLU would show it
+    torch.manual_seed(0)
+    dead = FunctionalCNN(bias=-50.0)
+    train(dead, torch.optim.Adam(dead.parameters(), lr=1e-3), data, 255.0, tmp_path / "dead", epochs=1)
+    assert json.loads((tmp_path / "dead" / "metrics.json").read_text())["init"]["act/fc1/dead_fraction"] == 1.0

@@ -21,6 +21,7 @@ from torch import nn
 
 from .. import tags
 from .adam import adam_stats
+from .functional import FunctionalActs
 from .inputs import call, evaluating, first_tensor, floating, length, logits_of, rows
 from .layers import Layers, trainable, weights_of
 from .norms import UPDATE_SAMPLE, gradient_shares, grad_norms, sample, step_norms
@@ -73,6 +74,7 @@ class Diagnostics:
         self.model, self.clip_eps = model, clip_eps
         self.layers = Layers.of(model)
         self.modules, self.acts = self.layers.modules, self.layers.acts
+        self.functional: dict[str, str] = {}  # layer -> kind of the activation applied as a function after it
         self.retained: dict[str, list[torch.Tensor]] = {}  # layer -> its outputs, whose gradient autograd retains
         self.handles: list = []
         self.armed = False
@@ -149,17 +151,24 @@ class Diagnostics:
 
         return hook
 
-    def _act_hook(self, layer: str):
+    def keep_preact(self, layer: str, z: torch.Tensor) -> bool:
+        """Keep a layer's pre-activations (an activation's input); False for a call after another layer."""
         dim, units = self.layers.unit_dim(layer), self.layers.units(layer)
+        if units is not None and (z.dim() < 2 or z.shape[dim] != units):
+            return False
+        if z.dim() > 2:  # a channel (or a sequence's feature) is a unit, each (sample, position) a sample
+            z = _every_nth(z.movedim(dim, -1).reshape(-1, z.shape[dim]), CONV_SAMPLES)
+        self._keep(f"preact/{layer}", _compact(z))
+        return True
 
+    def kinds(self) -> dict[str, str]:
+        """layer -> the kind of activation after it: its module's, or the function's the probe saw."""
+        return {**self.functional, **{layer: kind for layer, (_, kind) in self.acts.items()}}
+
+    def _act_hook(self, layer: str):
         def hook(module, inputs, output):
-            z = inputs[0].detach()
-            if units is not None and (z.dim() < 2 or z.shape[dim] != units):  # a call after another layer
-                return
-            if z.dim() > 2:  # a channel (or a sequence's feature) is a unit, each (sample, position) a sample
-                z = _every_nth(z.movedim(dim, -1).reshape(-1, z.shape[dim]), CONV_SAMPLES)
-            self._keep(f"preact/{layer}", _compact(z))
-            self._retain(layer, inputs[0])
+            if self.keep_preact(layer, inputs[0].detach()):
+                self._retain(layer, inputs[0])
 
         return hook
 
@@ -197,7 +206,7 @@ class Diagnostics:
                 stats[tags.update_ratio(name)] = norm / _weight_sample_norm(self.modules[name], stats, name)
             else:
                 stats[tag] = norm
-        for layer, (_, kind) in self.acts.items():
+        for layer, kind in self.kinds().items():
             if f"preact/{layer}" in t:
                 z = t[f"preact/{layer}"]
                 stats.update({tags.preact(layer, k): v for k, v in preact_stats(z).items()})
@@ -227,7 +236,8 @@ class Diagnostics:
         with evaluating(self.model):
             for i in range(0, length(x), PROBE_CHUNK):
                 self.arm(target[i : i + PROBE_CHUNK] if target is not None else None, update=False)
-                call(self.model, rows(x, i, i + PROBE_CHUNK))
+                with FunctionalActs(self, self.functional):
+                    call(self.model, rows(x, i, i + PROBE_CHUNK))
                 parts.append(self.collect())
         # the chunks' captures together; a conv layer's samples thinned again to about CONV_SAMPLES
         capture = Capture(parts[0].norm_tags, {k: parts[0].tensors[k] if k == "norms" else
@@ -245,7 +255,7 @@ class Diagnostics:
             hists[tags.LOGITS] = logits
             if target is not None and len(logits) == len(target):
                 stats[tags.ACC_PROBE] = torch.mean(logits.argmax(dim=-1) == target, dtype=torch.float32)
-        for layer, (_, kind) in self.acts.items():  # over the probe set: the usual "dead"
+        for layer, kind in self.kinds().items():  # over the probe set: the usual "dead"
             if f"preact/{layer}" not in capture.tensors:  # a layer the probe's forward pass does not reach
                 continue
             stats[tags.dead(layer)] = stats.pop(tags.dead_batch(layer))

@@ -94,7 +94,6 @@ class Watch:
         self.record = Record(self.dir, self.name, self._config())
         self.record.update(device=str(device_of(self.model)), threads=torch.get_num_threads(), classes=self.classes)
         self.record.start_epoch(1)
-        self._unseen_warning()
         self.checks = ProgramChecks(self.model, self.diag.layers, self.optimizers)
         monitor = StepMonitor(self.diag, self.writer, self.every, early=self.early, strict=False,
                               on_row=self.checks.see_row)
@@ -105,6 +104,7 @@ class Watch:
                                                     labels=label_summary(self.probe_batch[1], self.classes)
                                                     if self.probe_batch[1] is not None else None))
             self._safely(lambda: self.checks.check_structure(self.probe_batch[0]))
+        self._unseen_warning()  # after the probe, which sees the activations applied as functions
         self._safely(lambda: self.record.update(program=self.checks.summary()))
         self.steps.attach()
         self.record.write()
@@ -113,12 +113,14 @@ class Watch:
 
     def _unseen_warning(self) -> None:
         layers = self.diag.layers
-        unseen = [n for n in layers.weighted if n not in layers.acts and n != next(reversed(layers.weighted))]
+        unseen = [n for n in layers.weighted if n not in layers.acts and n not in self.diag.functional and
+                   n != next(reversed(layers.weighted))]
         if unseen:
             shown = ", ".join(unseen[:4]) + (f" and {len(unseen) - 4} more" if len(unseen) > 4 else "")
-            warnings.warn(f"scalediag.watch: no activation module follows {shown} (an activation applied as a "
-                          f"function inside forward has no module to hook): their dead and saturated fractions are "
-                          f"not measured", stacklevel=3)
+            how = "none was seen at the probe either" if self.probe is not None else \
+                "one applied as a function is seen at the probe only, and there is none"
+            warnings.warn(f"scalediag.watch: no activation follows {shown} ({how}): their dead and saturated "
+                          f"fractions are not measured", stacklevel=3)
 
     # scalediag's own errors never reach the user's loop
     def _fail(self, error: Exception) -> None:
