@@ -132,6 +132,8 @@ def test_the_question_sweep_on_the_real_data_names_the_clip(tmp_path):
                  "data.download=false", f"hydra.sweep.dir={sweep}"], cwd=tmp_path, timeout=900)
     assert p.returncode == 0, p.stderr
     report = p.stdout.split("Sweep summary", 1)[1]
+    assert report.split("\n")[1].startswith("The question's 12.9: the raw pixels (divisor 1) with Keras' clamped loss "
+                                            "end at training loss")  # the answer first
     one = report.split("- divisor=1,loss=keras_clipped\n", 1)[1].split("divisor=255", 1)[0]
     import re
 

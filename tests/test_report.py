@@ -115,3 +115,23 @@ def test_the_report_fixture_sweep_draws_the_divisor_but_not_the_heatmap(sweep):
     md = (sweep / "summary.md").read_text()
     assert (sweep / "divisor.png").is_file() and "![divisor.png](divisor.png)" in md
     assert not (sweep / "divisor_eps.png").exists() and "Adam's epsilon" not in md
+
+
+def test_a_sweep_with_the_question_s_divisor_1_opens_with_the_answer():
+    from scalediag.explain.question import answer
+
+    def run(loss, train, test, clipped=None):
+        diag = {"probs/clipped_fraction": clipped} if clipped is not None else {}
+        return {"status": "completed", "experiment": {"divisor": 1, "seed": 0}, "schema": 2,
+                "config": {"loss": {"name": loss, "clip_eps": 1e-7}}, "history": [{"diag": diag}],
+                "final": {"train_loss": train, "test_loss": test}}
+
+    clamped, exact = run("keras_clipped", 12.906, 12.921, clipped=0.8), run("cross_entropy", 0.507, 0.566)
+    first, second = answer([clamped, exact])
+    assert first.startswith("The question's 12.9: the raw pixels (divisor 1) with Keras' clamped loss end at "
+                            "training loss 12.906, test loss 12.921 (mean of 1 run(s)): 80% of the training samples sit at the clamp, "
+                            "p_true < 1e-7, each costing -ln(1e-7) = 16.118")
+    assert "0.800 x 16.118 = 12.894" in first  # the plateau from the clipped fraction alone
+    assert second.startswith("With the exact cross-entropy the same raw pixels end at training loss 0.507")
+    assert answer([clamped])[1].startswith("Add loss=cross_entropy,keras_clipped")
+    assert answer([exact]) == [] and answer([{**clamped, "experiment": {"divisor": 255, "seed": 0}}]) == []

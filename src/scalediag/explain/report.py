@@ -20,6 +20,7 @@ from ..files import write_json_atomic, write_text_atomic
 from ..events import write_text_events
 from ..record import METRICS, RecordError, alive, experiment, optimizer_name, read
 from .compare import best_runs, divisor_order, slower
+from .question import answer
 from .chain import Diagnosis, explain, lines as cause_lines
 from .facts import last_diag
 from .rules import diagnose
@@ -255,15 +256,18 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     # a sweep by its directory; a report of one run by that run's name (a directory named intr or version_0 says nothing)
     title = f"scalediag run {run_name(runs[0])}" if len(runs) == 1 and not absent and not unreadable else \
         f"scalediag sweep {sweep_dir.name}"
-    write_text_atomic(sweep_dir / "summary.md", _markdown(title, text, per_run, order, problems, plots))
+    intro = answer(runs)
+    write_text_atomic(sweep_dir / "summary.md", _markdown(title, intro, text, per_run, order, problems, plots))
     for run in runs:  # the sweep's view of each run, next to its own events: TensorBoard's Text dashboard
         sweep_text = "\n".join(f"- {line}" for line in [*per_run[run_name(run)], *order])
         write_text_events(Path(run["path"]) / REPORT_EVENTS, {tags.DIAGNOSIS_SWEEP: sweep_text})
-    return _printed(text, per_run, order, problems), runs
+    return "".join(f"{line}\n" for line in intro) + ("\n" if intro else "") + _printed(text, per_run, order, problems), \
+        runs
 
 
-def _markdown(title: str, table_md: str, lines: dict, order: list[str], problems: dict, plots: list[str]) -> str:
-    md = [f"# {title}\n", "Final metrics of the runs with finished epochs (a stopped run: its last "
+def _markdown(title: str, intro: list[str], table_md: str, lines: dict, order: list[str], problems: dict,
+              plots: list[str]) -> str:
+    md = [f"# {title}\n", *(["\n".join(intro) + "\n"] if intro else []), "Final metrics of the runs with finished epochs (a stopped run: its last "
           "finished epoch), mean ± standard deviation over seeds (n runs).\n", table_md, "## Diagnosis per run\n", _bullets(lines, "**") + "\n"]
     if order:
         md += ["## The divisor against Adam's epsilon\n", "\n".join(f"- {line}" for line in order) + "\n"]
