@@ -253,7 +253,7 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     order = divisor_order(runs, contexts)
     by_divisor = [label(r, ("seed", "divisor")) for r in runs]  # one line per other configuration
     plots = write_plots(runs, labels, sweep_dir, layers) + write_sweep_plots(runs, by_divisor, contexts, sweep_dir)
-    # a sweep by its directory; a report of one run by that run's name (a directory named intr or version_0 says nothing)
+    # a sweep by its directory; a report of one run by its run's name (a directory intr or version_0 says nothing)
     title = f"scalediag run {run_name(runs[0])}" if len(runs) == 1 and not absent and not unreadable else \
         f"scalediag sweep {sweep_dir.name}"
     intro = answer(runs)
@@ -261,8 +261,8 @@ def write_report(sweep_dir: Path) -> tuple[str, list[dict]]:
     for run in runs:  # the sweep's view of each run, next to its own events: TensorBoard's Text dashboard
         sweep_text = "\n".join(f"- {line}" for line in [*per_run[run_name(run)], *order])
         write_text_events(Path(run["path"]) / REPORT_EVENTS, {tags.DIAGNOSIS_SWEEP: sweep_text})
-    return "".join(f"{line}\n" for line in intro) + ("\n" if intro else "") + _printed(text, per_run, order, problems), \
-        runs
+    opening = "".join(f"{line}\n" for line in intro) + ("\n" if intro else "")
+    return opening + _printed(text, per_run, order, problems), runs
 
 
 def _markdown(title: str, intro: list[str], table_md: str, lines: dict, order: list[str], problems: dict,

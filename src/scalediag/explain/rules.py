@@ -143,8 +143,8 @@ def clipped(run: dict) -> list[Finding]:
             abs(loss - plateau) <= PLATEAU_TOLERANCE * loss:
         return [Finding("clip_plateau", f"loss plateau at {loss:.3f} = clipped fraction {fraction:.3f} x "
                         f"{at_clip:.3f} (= {plateau:.3f}): {fraction:.0%} of the samples sit at the probability "
-                        f"clip (p_true < {eps_text(eps)}, threshold {CLIPPED_MIN:.0%}) and pass no gradient, so the loss "
-                        f"cannot move; the model predicts no sample as {k} of the 10 classes", fraction, CLIPPED_MIN)]
+                        f"clip (p_true < {eps_text(eps)}, threshold {CLIPPED_MIN:.0%}) and pass no gradient, so the "
+                        f"loss cannot move; the model predicts no sample as {k} of the 10 classes", fraction, CLIPPED_MIN)]
     return [Finding("overconfident", f"{fraction:.0%} of the samples have p_true < {eps_text(eps)} (threshold "
                     f"{CLIPPED_MIN:.0%}): confidently wrong; {run['config']['loss']['name']} still passes them "
                     f"a gradient (Keras' clamp would not)", fraction, CLIPPED_MIN)]
