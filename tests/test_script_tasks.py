@@ -15,10 +15,10 @@ from conftest import run_cli
 PROGRAMS = Path(__file__).parent / "programs"
 
 
-def _both(tmp_path, name, *args):
+def _both(tmp_path, name, *args, script_args=()):
     script = PROGRAMS / f"{name}.py"
-    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
-    watched = run_cli(["run", "--dir", str(tmp_path / "run"), *args, str(script)], cwd=tmp_path)
+    plain = subprocess.run([sys.executable, str(script), *script_args], capture_output=True, text=True, cwd=tmp_path)
+    watched = run_cli(["run", "--dir", str(tmp_path / "run"), *args, str(script), *script_args], cwd=tmp_path)
     assert plain.returncode == 0 and watched.returncode == plain.returncode, watched.stderr
     assert watched.stdout == plain.stdout  # the script's own printed numbers, unchanged
     assert "Traceback" not in watched.stderr
@@ -36,16 +36,38 @@ def test_a_probe_that_cannot_be_taken_is_left_out_and_the_steps_still_measured(t
     assert "healthy" not in p.stderr
 
 
-@pytest.mark.parametrize("name, premise", [("reinforce_bandit", "double_softmax"), ("vae_bce", "output_activation")])
-def test_a_loss_written_by_hand_is_no_softmax_applying_loss(tmp_path, name, premise):
+@pytest.mark.parametrize("name, premise, loss, task", [
+    ("reinforce_bandit", "double_softmax", None, "unknown"),
+    ("vae_bce", "output_activation", "binary_cross_entropy", "generative")])
+def test_a_loss_that_applies_no_softmax_gets_no_softmax_cause(tmp_path, name, premise, loss, task):
     """A softmax policy feeding Categorical, a sigmoid decoder feeding binary_cross_entropy: their outputs are
     probabilities on purpose. Both were called double_softmax / output_activation when the record said
-    cross_entropy for every watched run; the loss is now the one seen, here none with labels."""
+    cross_entropy for every watched run; the loss is now the one seen (a policy gradient's by hand: none), and the
+    task it trains: the VAE's target is its own input, a reconstruction."""
     p, record = _both(tmp_path, name, "--epoch-steps", "16")
-    assert record["config"]["loss"]["name"] is None and record["labels"] is None
+    assert (record["config"]["loss"]["name"], record["task"], record["labels"]) == (loss, task, None)
+    assert f"- task: {task}" in p.stderr
     assert premise not in p.stderr and "(double_softmax)" not in p.stderr and "(output_activation)" not in p.stderr
     # the epochs' training loss: the scalar backward() was called on, each step
     losses = [h["train_loss"] for h in record["history"]]
     assert len(losses) >= 3 and None not in losses
     if name == "vae_bce":  # its loss falls 7% over 3 epochs: judged against its own start, it learns
         assert "healthy: nothing abnormal" in p.stderr and losses[-1] < 0.97 * losses[0]
+
+
+@pytest.mark.parametrize("name, task, loss", [("regression_mse", "regression", "mse_loss"),
+                                              ("autoencoder_mse", "generative", "mse_loss")])
+def test_regression_and_reconstruction_are_their_own_tasks_and_healthy(tmp_path, name, task, loss):
+    """nn.MSELoss on targets, F.mse_loss against the input itself: the task from the loss and the target, the
+    epochs' losses from the loss seen; a linear bottleneck (16 -> 4 -> 16) is a code, not a missing activation."""
+    p, record = _both(tmp_path, name, "--epoch-steps", "32")
+    assert (record["task"], record["config"]["loss"]["name"]) == (task, loss)
+    assert "healthy: nothing abnormal" in p.stderr and f"- task: {task} (the loss the program trains with: {loss})" \
+        in p.stderr
+    losses = [h["train_loss"] for h in record["history"]]
+    assert len(losses) >= 3 and losses[-1] < losses[0]
+
+
+def test_a_regression_bug_gets_its_cause(tmp_path):
+    p, record = _both(tmp_path, "regression_mse", "--epoch-steps", "32", script_args=["bug"])
+    assert record["task"] == "regression" and "(grad_accumulation)" in p.stderr

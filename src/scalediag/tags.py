@@ -63,6 +63,8 @@ TOP_SHARE, TOP_CLASS = logits("top_share"), logits("top_class")  # the most-pred
 GRAD_TOTAL = "grad/total_norm"  # the whole model's gradient norm at the optimizer step (after clipping)
 GRAD_PROBE_TOTAL = "grad/probe_total_norm"  # the probe set's gradient norm, unclipped
 CLIPPED = probs("clipped_fraction")  # p_true below the clip eps: Keras' clamp passes no gradient
+# what a run learns, found from the loss that consumes the model's output (measure/task.py), recorded as "task"
+TASKS = ("classification", "binary", "regression", "generative", "unknown")
 KERAS_EPSILON = 1e-7  # that clip eps unless a run's loss says otherwise: keras.backend.epsilon()
 SATURATED = probs("saturated_fraction")  # max p above 1 - clip eps
 

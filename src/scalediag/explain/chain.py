@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .causes import CAUSES, ORDER
 from .causes.base import Evidence
-from .facts import unmeasured
+from .facts import task, unmeasured
 from .rules import Finding, diagnose, healthy_summary
 from .unexplained import unexplained
 
@@ -123,6 +123,9 @@ def notes(run: dict) -> list[str]:
     frozen = ((run.get("config") or {}).get("model") or {}).get("frozen") or []
     found = [f"frozen: {', '.join(frozen)} (requires_grad=False: not trained, on purpose; not a fault)"] \
         if frozen else []
+    if run.get("kind") == "watched":  # what the causes were asked of: those of other tasks stay silent
+        loss = ((run.get("config") or {}).get("loss") or {}).get("name")
+        found.insert(0, f"task: {task(run)} (the loss the program trains with: {loss or 'none seen'})")
     off = run.get("watch_error")
     if off:
         found.append(f"scalediag.watch stopped measuring at step {off.get('step')} ({off.get('error')}): the epochs "

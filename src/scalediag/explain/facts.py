@@ -25,8 +25,14 @@ def loss_reads_logits(run: dict) -> bool:
 
 
 def task(run: dict) -> str:
-    """What the program learns; records before the task was recorded are the classifiers scalediag measured."""
-    return run.get("task") or CLASSIFICATION
+    """What the program learns (tags.TASKS), as recorded; a record without it is a classifier where it has labels."""
+    return run.get("task") or (CLASSIFICATION if labelled(run) else "unknown")
+
+
+def against_classes(run: dict) -> bool:
+    """Whether ln C sets the run's baseline: a classifier whose classes are known (the question's 10, or a watched
+    run's probe). Otherwise a run is judged against its own start."""
+    return task(run) == CLASSIFICATION and (experiment(run) is not None or bool(run.get("classes")))
 
 
 def classes(run: dict) -> int:
@@ -132,11 +138,11 @@ def failing(run: dict) -> str | None:
     if run.get("status") == "diverged":
         return "it diverged"
     f, ceiling = final(run), FAILING_LOSS * math.log(classes(run))
-    if not labelled(run):  # no classes to set a baseline: the loss against its own start
+    if not against_classes(run):  # no classes to set a baseline: the loss against its own start
         losses = [v for v in history(run, "train_loss") if v is not None]
         if len(losses) >= 2 and losses[-1] >= losses[0]:
             return (f"its training loss did not fall over {len(losses)} epochs ({losses[0]:.4g} in the first, "
-                    f"{losses[-1]:.4g} in the last; without labels, against its own start)")
+                    f"{losses[-1]:.4g} in the last; a {task(run)} run, against its own start)")
     elif f.get("train_loss") is not None and f["train_loss"] > ceiling:
         return f"its final training loss {f['train_loss']:.3g} is above {ceiling:.2f} ({FAILING_LOSS} x ln C)"
     if f.get("test_acc") is not None and f["test_acc"] < FAILING_ACC:

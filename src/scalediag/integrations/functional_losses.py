@@ -8,6 +8,9 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 LABELLED = {F.cross_entropy: 1, F.nll_loss: 1}  # functional losses -> the position of their target
+# the other losses whose name tells the task (measure/task.py): seen for that, not for labels
+OTHERS = (F.binary_cross_entropy, F.binary_cross_entropy_with_logits, F.mse_loss, F.l1_loss, F.smooth_l1_loss,
+          F.huber_loss)
 
 
 class Labels(TorchFunctionMode):
@@ -19,11 +22,13 @@ class Labels(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in LABELLED and "target" not in self.found:
-            target = kwargs.get("target", args[LABELLED[func]] if len(args) > LABELLED[func] else None)
+        # a labelled loss's target is the probe's labels, and names the loss even after another (a regulariser)
+        if (func in LABELLED and "target" not in self.found) or (func in OTHERS and "loss_fn" not in self.found):
+            target = kwargs.get("target", args[1] if len(args) > 1 else None)
             if torch.is_tensor(target):
-                self.found["target"] = target.detach().clone()
-                self.found["loss_fn"] = func
+                self.found["loss_fn"], self.found["loss_target"] = func, target.detach().clone()
+                if func in LABELLED:
+                    self.found["target"] = self.found["loss_target"]
         return func(*args, **kwargs)
 
 

@@ -31,6 +31,7 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from ..explain.chain import run_text
+from ..measure.task import loss_name, reconstructs, task_of
 from ..measure.watch import Watch
 from ..record import read
 from .functional_losses import Labels, Losses
@@ -38,7 +39,6 @@ from .functional_losses import Labels, Losses
 # the probe grown from the first batch to this many training samples by the first epoch's end: a 32-image probe's
 # accuracy has a standard error near 0.09, too coarse for label_noise's gap
 PROBE_SAMPLES = 256
-LOSS_MODULES = {nn.CrossEntropyLoss: "cross_entropy", nn.NLLLoss: "nll_loss"}  # as the functional losses are named
 
 
 class ScriptWatch:
@@ -66,9 +66,10 @@ class ScriptWatch:
     def _post(self, module, args, output):
         self.depth -= 1
         if self.watch is None and isinstance(module, nn.modules.loss._Loss) and len(args) > 1 and \
-                torch.is_tensor(args[1]) and not args[1].is_floating_point():
-            self.labels.setdefault("target", args[1].detach().clone())
-            self.loss_module = module
+                torch.is_tensor(args[1]) and getattr(self, "loss_module", None) is None:
+            self.loss_module, self.loss_target = module, args[1].detach().clone()  # what it trains, its task
+            if not args[1].is_floating_point():
+                self.labels.setdefault("target", self.loss_target)
 
     def _first_step(self, optimizer, args, kwargs):
         if self.watch is not None or self.gave_up:
@@ -88,20 +89,21 @@ class ScriptWatch:
         # without labels (a loss written by hand) the probe still shows the inputs, the layers and the logits
         probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) if inputs else None
         loss = getattr(self, "loss_module", None)
-        # the labelled loss seen: the premise of the causes about what the model feeds it; None where none was seen
-        name = LOSS_MODULES.get(type(loss), type(loss).__name__) if loss is not None else \
-            getattr(self.labels.get("loss_fn"), "__name__", None)
+        # the loss seen: the premise of the causes about what the model feeds it, and the task; None where none was
+        name = loss_name(loss if loss is not None else self.labels.get("loss_fn"))
+        seen = getattr(self, "loss_target", None) if loss is not None else self.labels.get("loss_target")
+        task = task_of(name, reconstructs(seen, inputs))
         try:
             try:
                 self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=probe, name=self.dir.name,
-                                   loss=name).__enter__()
+                                   loss=name, task=task).__enter__()
             except (TypeError, ValueError) as e:  # a probe it cannot take: the steps are still measured
                 if probe is None:
                     raise
                 print(f"scalediag run: measuring without a probe ({e}): the scale of the inputs, weights and "
                       f"outputs at init, the labels and the dead units are not measured", file=sys.stderr)
                 self.watch = Watch(model, optimizer, self.dir, every=self.every, name=self.dir.name,
-                                   loss=name).__enter__()
+                                   loss=name, task=task).__enter__()
                 target = None
         except (TypeError, ValueError) as e:  # never into the script's own optimizer step
             print(f"scalediag run: not watching: {e}", file=sys.stderr)
@@ -109,7 +111,7 @@ class ScriptWatch:
             return
         if target is not None and torch.is_tensor(probe[0]):
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
-        if target is None and self.watch.probe is not None:
+        if target is None and self.watch.probe is not None and task == "classification":
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
                   "its probe is measured without a loss or an accuracy", file=sys.stderr)
         self.own.append(model.register_forward_pre_hook(self._model_call))

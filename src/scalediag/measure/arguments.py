@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..record import METRICS
+from ..tags import TASKS
 from .inputs import call, evaluating, length, logits_of, rows
 
 TRIAL = 8  # the probe's samples the model is tried on before watch hooks anything
@@ -68,6 +69,12 @@ def log_dir(path) -> Path:
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise _error(ValueError, f"log_dir {path} cannot be written: no write permission in {ancestor}")
     return path
+
+
+def task(name) -> str:
+    if name not in TASKS:
+        raise _error(ValueError, f"task {name!r}: one of {', '.join(TASKS)}")
+    return name
 
 
 def probe(batch, m: nn.Module) -> int | None:

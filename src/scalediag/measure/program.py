@@ -163,6 +163,8 @@ class ProgramChecks:
     # once, on the probe
     @torch.no_grad()
     def check_structure(self, x) -> None:
+        """At entry, on the probe: weight layers fed straight by another's output (missing_activation), and whether
+        samples mix within a batch."""
         # storage -> (layer, version, the output itself) of each weight layer's output: kept alive until the check
         # ends, so that no later tensor is allocated at its address (without autograd it would be freed at once)
         outputs: dict[int, tuple[str, int, torch.Tensor]] = {}
@@ -180,7 +182,8 @@ class ProgramChecks:
                 z = args[0] if args and torch.is_tensor(args[0]) else None
                 if z is not None:
                     found = outputs.get(z.untyped_storage().data_ptr())
-                    if found and found[1] == z._version and found[0] != name:
+                    if found and found[1] == z._version and found[0] != name and \
+                            not _bottleneck(self.layers.weighted[found[0]], module):
                         pairs.append([found[0], name])
 
             return hook
@@ -250,3 +253,10 @@ def _replaced(chunk, j: int):
         return t
 
     return per_sample(chunk, swap)
+
+
+def _bottleneck(first: nn.Module, second: nn.Module) -> bool:
+    """Two weight layers in a row whose middle is narrower than both ends: a low-rank factorisation on purpose (an
+    autoencoder's code, a factorised projection), not an activation left out. Weights are [out, in, ...]."""
+    w1, w2 = first.weight, second.weight
+    return w1.shape[0] < min(w1.shape[1], w2.shape[0])

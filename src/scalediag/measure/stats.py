@@ -78,14 +78,17 @@ def logit_stats(logits: torch.Tensor) -> dict[str, torch.Tensor]:
     |sum of a row - 1|, about 0 only where the model already outputs probabilities; zero_fraction: the share exactly
     0 (a ReLU on the output); top_share and top_class: the class most samples are predicted as, and their share."""
     flat = logits.flatten(-2)
-    top1, top2 = logits.topk(2, dim=-1).values.unbind(dim=-1)
     # amin and amax: 10x faster here than aminmax's one pass
     # the class the batch is predicted as most: its share and which it is (batches ordered by class show one)
     shares = torch.nn.functional.one_hot(logits.argmax(dim=-1), logits.shape[-1]).mean(dim=-2, dtype=torch.float32)
     top_share, top_class = shares.max(dim=-1)
-    return {"min": flat.amin(dim=-1), "max": flat.amax(dim=-1), "std": std_mean(flat)[0],
-            "margin": (top1 - top2).mean(dim=-1), "sum_dev": (logits.sum(dim=-1) - 1).abs().amax(dim=-1),
-            "zero_fraction": fraction(flat == 0), "top_share": top_share, "top_class": top_class.float()}
+    found = {"min": flat.amin(dim=-1), "max": flat.amax(dim=-1), "std": std_mean(flat)[0],
+             "sum_dev": (logits.sum(dim=-1) - 1).abs().amax(dim=-1), "zero_fraction": fraction(flat == 0),
+             "top_share": top_share, "top_class": top_class.float()}
+    if logits.shape[-1] >= 2:  # a regression's single output has no runner-up
+        top1, top2 = logits.topk(2, dim=-1).values.unbind(dim=-1)
+        found["margin"] = (top1 - top2).mean(dim=-1)
+    return found
 
 
 def prob_fractions(logits: torch.Tensor, target: torch.Tensor, eps: float = KERAS_EPSILON) -> dict[str, torch.Tensor]:

@@ -60,7 +60,7 @@ class Watch:
     def __init__(self, model: nn.Module, optimizer, log_dir: str | Path, every: int = 50,
                  probe: tuple | None = None, early: tuple[int, ...] = EARLY_STEPS, name: str | None = None,
                  loss_fn=_cross_entropy, clip_eps: float = KERAS_EPSILON, loss: str | None = None,
-                 on_close=None):
+                 on_close=None, task: str | None = None):
         self.model = arguments.model(model)
         self.optimizers = arguments.optimizers(optimizer, self.model)
         self.every = arguments.every(every)
@@ -70,6 +70,7 @@ class Watch:
         # applies one): the caller's word, else the probe's loss where the probe has labels; None: not known
         labelled = probe is not None and probe[1] is not None
         self.loss = loss if loss is not None else (getattr(loss_fn, "__name__", "user").strip("_") if labelled else None)
+        self.task = arguments.task(task) if task is not None else ("classification" if labelled else "unknown")
         self.early, self.probe_batch, self.loss_fn = tuple(early), probe, loss_fn
         self.name, self.clip_eps = name or self.dir.name, clip_eps
         self.epoch, self.started, self.off, self.diverged = 0, None, None, None
@@ -92,7 +93,8 @@ class Watch:
         self.diag = Diagnostics(self.model, self.clip_eps)
         self.diag.guard = self._guarded
         self.record = Record(self.dir, self.name, self._config())
-        self.record.update(device=str(device_of(self.model)), threads=torch.get_num_threads(), classes=self.classes)
+        self.record.update(device=str(device_of(self.model)), threads=torch.get_num_threads(), classes=self.classes,
+                           task=self.task)
         self.record.start_epoch(1)
         self.checks = ProgramChecks(self.model, self.diag.layers, self.optimizers)
         monitor = StepMonitor(self.diag, self.writer, self.every, early=self.early, strict=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ... import tags
-from ..facts import classes, failing, gains
+from ..facts import against_classes, classes, failing, gains
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -24,7 +24,8 @@ class BadInit(Cause):
             return None
         init = run.get("init") or {}
         harm = failing(run) or (f"its initial loss {init[tags.LOSS_INIT]:.3g} is far above ln C"
-                                if init.get(tags.LOSS_INIT, 0.0) > 2 * math.log(classes(run)) else None)
+                                if against_classes(run) and init.get(tags.LOSS_INIT, 0.0) > 2 * math.log(classes(run))
+                                else None)
         if harm is None:
             return None
         rms = init.get(tags.INPUT_RMS)

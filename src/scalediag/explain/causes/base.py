@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ... import tags
 from ..facts import CLASSIFICATION, task
 
 FIXES = ("code", "data", "schedule", "configuration", "model")  # where the user changes something
 # the fault benchmark's vocabulary of locations (DeepFD's and DeepDiagnosis's), which scoring reads
 LOCATIONS = ("preprocessing", "lr", "optimizer", "init", "loss", "labels", "activation", "layers", "training_loop",
              "training_data")
-TASKS = (CLASSIFICATION,)  # the task issue adds the others
+TASKS = tags.TASKS  # what a run learns: classification, binary, regression, generative, unknown
+CLASSES_ONLY = frozenset({CLASSIFICATION})  # a cause whose premise is classes: a softmax, labels, a class order
 # what an upstream fault brings about downstream: the symptoms (rules.py) and the causes that read them
 DOWNSTREAM_SIGNS = frozenset({"dead_units", "saturated", "gradient_flow", "update_ratio", "no_gradient",
                               "clip_plateau", "overconfident"})
@@ -61,7 +63,7 @@ class Cause:
     title: str = ""
     fix: str = ""  # one of FIXES
     location: str | None = None  # one of LOCATIONS; None: a consequence, not a place to fix (diverged)
-    tasks: frozenset = frozenset(TASKS)
+    tasks: frozenset = frozenset(TASKS)  # where it applies; on the other tasks it is silent
     explains: frozenset = frozenset()  # causes that follow from this one where it is primary
     signs: frozenset = frozenset()  # symptoms (rules.py) that follow from it
     shown_by: frozenset = frozenset()  # symptoms that are this cause's own sign, wherever it is explained

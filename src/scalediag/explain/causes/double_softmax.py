@@ -6,11 +6,12 @@ import math
 
 from ... import tags
 from ..facts import classes, final, loss_reads_logits, softmax_floor
-from .base import Cause, Evidence, Threshold
+from .base import CLASSES_ONLY, Cause, Evidence, Threshold
 
 
 class DoubleSoftmax(Cause):
     id, title, fix, location = "double_softmax", "softmax applied twice", "code", "loss"
+    tasks = CLASSES_ONLY
     signs = frozenset({"update_ratio", "gradient_flow", "no_gradient"})
     PROBS_SUM_DEV = Threshold(1e-3, "a softmax's rows sum to 1 within 1e-7; logits' rows are off by whole units")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ... import tags
 from ..facts import last_diag
 from ..rules import DEAD_MAX
-from .base import Cause, Evidence
+from .base import CLASSES_ONLY, Cause, Evidence
 
 
 class _FromSymptom(Cause):
@@ -37,6 +37,7 @@ class ProbabilityClip(_FromSymptom):
     signs = frozenset({"clip_plateau", "overconfident", "update_ratio", "no_gradient"})
     shown_by = frozenset({"clip_plateau", "overconfident"})
     rules = ("clip_plateau",)
+    tasks = CLASSES_ONLY  # Keras' clamp of the class probabilities
 
 
 class Saturation(_FromSymptom):

@@ -6,13 +6,14 @@ import math
 
 from ... import tags
 from ..facts import classes, final, last_diag
-from .base import Cause, Evidence, Threshold
+from .base import CLASSES_ONLY, Cause, Evidence, Threshold
 
 PROBE_SAMPLES = 1000  # the Hydra app's probe set (diag.probe_size); a watched run records its own
 
 
 class LabelNoise(Cause):
     id, title, fix, location = "label_noise", "noisy labels", "data", "labels"
+    tasks = CLASSES_ONLY
     signs = frozenset({"overconfident"})
     # test accuracy minus the accuracy on the model's own training labels (probe set of 1000)
     NOISE_GAP = Threshold(0.05, "the doctor benchmark's 10 healthy controls stay below it (0/10 false alarms); a "

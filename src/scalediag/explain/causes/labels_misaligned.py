@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from ... import tags
 from ..facts import early_ratios, final, flow, last_diag
-from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
+from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 from .learning_rate import LrTooLow
 from .vanishing_gradient import VanishingGradient
 
 
 class LabelsMisaligned(Cause):
     id, title, fix, location = "labels_misaligned", "labels misaligned with their inputs", "data", "labels"
+    tasks = CLASSES_ONLY
     explains = DOWNSTREAM | {"lr_too_low", "label_noise", "overfitting"}
     signs = DOWNSTREAM_SIGNS
     # spreads over the healthy runs of the doctor and program benchmarks, the bug examples and the tests (n = 38)

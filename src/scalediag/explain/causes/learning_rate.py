@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ... import tags
-from ..facts import classes, early_ratios, failing, final, last_diag, number
+from ..facts import against_classes, classes, early_ratios, failing, final, last_diag, number
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -71,15 +71,20 @@ class LrTooLow(Cause):
         loss = final(run).get("train_loss")
         if loss is None:  # a watched run without train_loss: the probe set's
             loss = last.get(tags.LOSS_PROBE)
-        learned = self.LEARNED_LOSS * math.log(classes(run))
-        if loss is not None and loss <= learned:
-            return None
+        if not against_classes(run):  # no ln C to judge the loss by: only where it did not fall at all
+            if failing(run) is None:
+                return None
+            learned = None
+        else:
+            learned = self.LEARNED_LOSS * math.log(classes(run))
+            if loss is not None and loss <= learned:
+                return None
         shown = ", ".join(f"{layer} {v:.2g}" for layer, v in ratios.items())
         return Evidence(
             f"every layer moves by less than {self.RATIO_MIN:g} of its weights per step in the last epoch "
             f"(||dw||/||w||: {shown}; about 1e-3 is typical) while its gradient is present, and the training loss is "
-            "still " + (f"{loss:.3g} (above {learned:.2f}, {self.LEARNED_LOSS} x ln C)" if loss is not None else
-                        "unknown"), max(ratios.values()), self.RATIO_MIN, above=False)
+            "still " + (f"{loss:.3g} (above {learned:.2f}, {self.LEARNED_LOSS} x ln C)" if learned and loss is not None
+                        else failing(run) or "unknown"), max(ratios.values()), self.RATIO_MIN, above=False)
 
     def near(self, run, symptoms):
         last = last_diag(run)

@@ -6,7 +6,7 @@ import math
 
 from ... import tags
 from ..facts import classes, final, loss_reads_logits, softmax_floor
-from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
+from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 def _bounds(row: dict) -> tuple[float, float, float, float] | None:
     values = [row.get(tags.LOGITS_MIN), row.get(tags.LOGITS_MAX), row.get(tags.LOGITS_SUM_DEV),
@@ -16,6 +16,7 @@ def _bounds(row: dict) -> tuple[float, float, float, float] | None:
 
 class OutputActivation(Cause):
     id, title, fix, location = "output_activation", "an activation on the output", "code", "activation"
+    tasks = CLASSES_ONLY
     explains = DOWNSTREAM | {"lr_too_low", "lr_too_high", "missing_activation"}
     signs = DOWNSTREAM_SIGNS | {"init_loss"}
     RELU_ZEROS = Threshold(0.2, "share of the outputs exactly 0 at init: healthy logits are never exactly 0")

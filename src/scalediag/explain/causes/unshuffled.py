@@ -7,11 +7,12 @@ import statistics
 
 from ... import tags
 from ..facts import final, last_diag, program
-from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
+from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
 class Unshuffled(Cause):
     id, title, fix, location = "unshuffled", "data not shuffled", "data", "training_data"
+    tasks = CLASSES_ONLY
     explains = DOWNSTREAM | {"label_noise", "lr_too_high", "labels_misaligned"}
     signs = DOWNSTREAM_SIGNS
     # mean share of a measured batch's most-predicted class

@@ -1,0 +1,44 @@
+"""What a program learns, found from the loss that consumes the model's output: classification (cross-entropy or NLL
+over classes), binary or multi-label (binary cross-entropy), regression (MSE, L1, smooth L1, Huber), generative
+(a reconstruction: the target is the model's own input), or unknown (a loss written by hand). The task decides
+what a failing run is (explain/facts.py) and which causes apply (each cause's `tasks`)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..tags import TASKS
+
+# a loss, by the name of its functional form -> the task it trains
+LOSS_TASKS = {"cross_entropy": "classification", "nll_loss": "classification",
+              "binary_cross_entropy": "binary", "binary_cross_entropy_with_logits": "binary",
+              "mse_loss": "regression", "l1_loss": "regression", "smooth_l1_loss": "regression",
+              "huber_loss": "regression"}
+MODULES = {nn.CrossEntropyLoss: "cross_entropy", nn.NLLLoss: "nll_loss", nn.BCELoss: "binary_cross_entropy",
+           nn.BCEWithLogitsLoss: "binary_cross_entropy_with_logits", nn.MSELoss: "mse_loss", nn.L1Loss: "l1_loss",
+           nn.SmoothL1Loss: "smooth_l1_loss", nn.HuberLoss: "huber_loss"}
+assert set(LOSS_TASKS.values()) <= set(TASKS)
+
+
+def loss_name(loss) -> str | None:
+    """A loss module's or function's name as its functional form is called (nn.MSELoss -> mse_loss)."""
+    if loss is None:
+        return None
+    if isinstance(loss, nn.Module):
+        return MODULES.get(type(loss), type(loss).__name__)
+    return getattr(loss, "__name__", None)
+
+
+def reconstructs(target, inputs) -> bool:
+    """Whether a loss's target is the model's input itself (an autoencoder's, a VAE's reconstruction term)."""
+    x = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+    return torch.is_tensor(target) and torch.is_tensor(x) and target.shape == x.shape and \
+        target.dtype == x.dtype and bool(torch.equal(target, x))
+
+
+def task_of(loss: str | None, reconstruction: bool = False) -> str:
+    """The task a loss trains; a reconstruction is generative whatever its loss."""
+    if reconstruction:
+        return "generative"
+    return LOSS_TASKS.get(loss, "unknown") if loss else "unknown"
