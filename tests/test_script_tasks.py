@@ -71,3 +71,13 @@ def test_regression_and_reconstruction_are_their_own_tasks_and_healthy(tmp_path,
 def test_a_regression_bug_gets_its_cause(tmp_path):
     p, record = _both(tmp_path, "regression_mse", "--epoch-steps", "32", script_args=["bug"])
     assert record["task"] == "regression" and "(grad_accumulation)" in p.stderr
+
+
+def test_a_gan_s_discriminator_is_not_blamed_for_the_generator_s_backward(tmp_path):
+    """The generator's backward reaches the discriminator's weights before the discriminator's own zero_grad: that
+    gradient is cleared before its step, so nothing is stale (it was called grad_accumulation); never zeroing it is."""
+    p, record = _both(tmp_path, "gan_bce")
+    assert "(grad_accumulation)" not in p.stderr and record["program"]["stale_gradient"]["steps"] == 0
+    (tmp_path / "bug").mkdir()
+    bug, _ = _both(tmp_path / "bug", "gan_bce", script_args=["bug"])
+    assert "(grad_accumulation)" in bug.stderr

@@ -4,8 +4,9 @@ At measured steps (armed with the step, nothing at the others):
 - modes: the Dropout and BatchNorm modules in eval mode while the optimizer steps (BatchNorm frozen on purpose,
   all its parameters requires_grad=False, is not counted);
 - stale gradients: a tensor hook on each optimized weight sees .grad before the step's first backward adds to it:
-  anything there is the last step's gradient, not zeroed (later backwards of the same step, micro-batches, are
-  accumulation on purpose and are not looked at);
+  anything there is the last step's gradient, not zeroed; unless a later backward of the same step finds .grad
+  cleared (zero_grad ran in between: a GAN's discriminator gets the generator's backward first, then its own after
+  zero_grad). Later backwards that add to it, micro-batches, are accumulation on purpose;
 - coverage: at the optimizer's step pre-hook, parameters that received a gradient but belong to no optimizer; and
   the layers that ran in the step's forward passes whose optimized weights got no gradient (None, or exactly 0).
 
@@ -57,7 +58,8 @@ class ProgramChecks:
         self.measured = 0
         self.eval_steps: list[int] = []  # measured steps taken with a mode-dependent module in eval mode
         self.eval_modules: dict[str, str] = {}  # its name -> its class
-        self.stale: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # (step, ||grad before||, ||new grad||)
+        # (step, ||grad before||, ||new grad||, the least ||.grad|| a later backward of the step found, or None)
+        self.stale: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
         self.not_optimized: dict[str, int] = {}  # layer -> first step it got a gradient
         # layer that ran -> [(step, ||grad|| or None where a weight had none, ||what backward gave it|| or None)]
         self.no_gradient: dict[str, list] = {}
@@ -78,7 +80,7 @@ class ProgramChecks:
         if off:
             self.eval_steps.append(step)
             self.eval_modules.update(off)
-        self.before, self.after = [], []
+        self.before, self.after, self.later = [], [], []
         for name, m in self.layers.modules.items():
             self.handles.append(m.register_forward_hook(self._ran(name)))
             for p in trainable(m):
@@ -93,13 +95,15 @@ class ProgramChecks:
 
     def _first_backward(self, p: torch.Tensor):
         def hook(grad):
+            old = p.grad
+            zero = grad.new_zeros((), dtype=torch.float32)
             if id(p) not in self.seen:  # the step's first backward through p: .grad is what the last step left
                 self.seen.add(id(p))
-                old = p.grad
-                zero = grad.new_zeros((), dtype=torch.float32)
                 self.before.append(old.detach().float().norm() if old is not None else zero)
                 self.after.append(grad.detach().float().norm())
                 self.computed[id(p)] = self.after[-1]
+            else:  # a later one: .grad None or 0 here means it was cleared since the first
+                self.later.append(old.detach().float().norm() if old is not None else zero)
 
         return hook
 
@@ -152,7 +156,8 @@ class ProgramChecks:
     def collect(self) -> None:
         if self.before:
             self.stale.append((self.step, torch.linalg.vector_norm(torch.stack(self.before)),
-                               torch.linalg.vector_norm(torch.stack(self.after))))
+                               torch.linalg.vector_norm(torch.stack(self.after)),
+                               torch.stack(self.later).amin() if self.later else None))
         self.disarm()
 
     def disarm(self) -> None:
@@ -220,7 +225,8 @@ class ProgramChecks:
 
     def summary(self) -> dict:
         """What the checks found so far, on the host (the epoch's end)."""
-        stale = [(s, float(b), float(a)) for s, b, a in self.stale]
+        # a step whose gradients were cleared after its first backward applied only what came after: not stale
+        stale = [(s, float(b) if later is None or float(later) > 0 else 0.0, float(a)) for s, b, a, later in self.stale]
         worst = max(stale, key=lambda t: t[1] / t[2] if t[2] else 0.0, default=None)
         no_grad = {}
         for name, seen in self.no_gradient.items():
