@@ -13,8 +13,7 @@ from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, T
 class Unshuffled(Cause):
     id, title, fix, location = "unshuffled", "data not shuffled", "data", "training_data"
     tasks = CLASSES_ONLY
-    explains = DOWNSTREAM | {"label_noise", "lr_too_high", "labels_misaligned"}
-    signs = DOWNSTREAM_SIGNS
+    explains, signs = DOWNSTREAM | {"label_noise", "lr_too_high", "labels_misaligned"}, DOWNSTREAM_SIGNS
     # mean share of a measured batch's most-predicted class
     SHARE = Threshold(0.5, "shuffled 0.16-0.19 with 10 classes, 0.33-0.34 with 4; class-sorted 0.64 (4 classes)")
     CLASSES = 3  # ... drifting over at least this many classes (a collapsed init predicts one class throughout)
