@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set everything up: a virtual environment in .venv, torch, scalediag and its test tools, and the real Fashion-MNIST.
+# Set everything up: a virtual environment in .venv, torch, scalediag, and the real Fashion-MNIST; with --test also
+# the test tools and the integrations' frameworks the tests run (Lightning, transformers, torchtest2, torch-audit).
 # Safe to run again: what is already there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,12 @@ if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
     # shellcheck disable=SC2086
     "${pip[@]}" ${TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}
 fi
-"${pip[@]}" -e '.[test]'
+if [ "${1:-}" = "--test" ]; then
+    echo "setup: installing scalediag with its test tools (pytest, Lightning, transformers, torchtest2, torch-audit)"
+    "${pip[@]}" -e '.[test]'
+else
+    "${pip[@]}" -e .
+fi
 
 # The real data: Debian's package puts the four IDX .gz files in /usr/share/datasets/fashion-mnist; scalediag imports
 # them at its first run. Without apt (or root), scalediag falls back to torchvision's download.

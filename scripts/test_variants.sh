@@ -5,7 +5,7 @@
 #   bash scripts/test_variants.sh avx2 -x    # one of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 
 run() {  # name, then environment assignments; the remaining arguments of the script go to pytest
     local name=$1; shift
