@@ -13,6 +13,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
+pytest_plugins = ["stop_on_signal"]  # SIGTERM / SIGINT end the session (tests/stop_on_signal.py)
+
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
