@@ -111,7 +111,7 @@ class ScriptWatch:
             return
         if target is not None and torch.is_tensor(probe[0]):
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
-        if target is None and self.watch.probe is not None and task == "classification":
+        if target is None and self.watch.probe is not None and task in ("classification", "unknown"):
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
                   "its probe is measured without a loss or an accuracy", file=sys.stderr)
         self.own.append(model.register_forward_pre_hook(self._model_call))
