@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from scalediag.explain.chain import explain
-from scalediag.explain.causes import CAUSES
 from scalediag.explain.scoring import location, verdicts
 
 from . import traincheck_probe
