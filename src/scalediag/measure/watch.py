@@ -81,9 +81,13 @@ class Watch:
         """What metrics.json's config holds for a watched run: the report's keys, with what watch can know."""
         kinds = sorted({kind for _, kind in self.diag.acts.values()})
         opts = [_optimizer(o) for o in self.optimizers]
+        layers = self.diag.layers
+        sizes = {name: sum(p.numel() for p in m.parameters(recurse=False)) for name, m in layers.modules.items()}
         return {"loss": {"name": self.loss, "clip_eps": self.clip_eps},
                 "model": {"class": type(self.model).__name__, "activation": kinds[0] if len(kinds) == 1 else None,
-                          "layers": list(self.diag.modules), "frozen": self.diag.layers.frozen},
+                          "layers": list(self.diag.modules), "frozen": layers.frozen, "output": layers.output,
+                          # each layer's class and size: what trains, what is frozen, and how much of the model
+                          "kinds": {name: type(m).__name__ for name, m in layers.modules.items()}, "sizes": sizes},
                 "optimizer": opts[0], "optimizers": opts,
                 "watch": {"every": self.every, "early_steps": list(self.early)}}
 
