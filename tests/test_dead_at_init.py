@@ -2,14 +2,12 @@
 a hidden layer dead for every probe sample before any step, with the weights at their design scale."""
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-import scalediag
 from scalediag.explain import chain
 from scalediag.explain.causes import CAUSES, ORDER, said
-from scalediag.record import read
 from test_causes import healthy
+from watched_loop import loop
 
 
 def _dead_at_init(run, dead=1.0, mean=-5.0, later=None):
@@ -50,27 +48,10 @@ def test_silent_below_its_threshold_on_a_run_that_learns_and_on_zero_initialised
 
 
 def _train(out, bias):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(512, 20, generator=g)
-    y = x[:, :4].argmax(1)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 4))
     nn.init.constant_(model[0].bias, bias)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with scalediag.watch(model, opt, out, every=4, probe=(x[:128], y[:128])) as w:
-        for _ in range(3):
-            total = 0.0
-            for i in range(0, 512, 32):
-                loss = F.cross_entropy(model(x[i : i + 32]), y[i : i + 32])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item()
-            with torch.no_grad():
-                out_t = model(x)
-            w.epoch_end(train_loss=total / 16, test_loss=F.cross_entropy(out_t, y).item(),
-                        test_acc=(out_t.argmax(1) == y).float().mean().item())
-    return read(out / "metrics.json")
+    return loop(out, model, torch.optim.SGD(model.parameters(), lr=0.1), epochs=3)
 
 
 def test_a_bias_initialised_at_minus_5_is_named_and_its_twin_at_0_is_not(tmp_path):
