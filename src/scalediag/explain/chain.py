@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..record import METRICS, read
 from .causes import CAUSES, ORDER
 from .causes.base import Evidence
 from .facts import task, unmeasured
@@ -135,8 +136,6 @@ def notes(run: dict) -> list[str]:
 
 def diagnose_dir(log_dir) -> Diagnosis:
     """The diagnosis of the record in log_dir, with its text: what scalediag.diagnose returns."""
-    from ..record import METRICS, read
-
     run = read(Path(log_dir) / METRICS)
     found = explain(run)
     found.text = "\n".join(f"- {line}" for line in lines(run, found))
