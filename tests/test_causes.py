@@ -178,6 +178,26 @@ def test_vanishing_gradient_layer_by_layer_at_an_early_step():
     assert said("vanishing_gradient", run, []) is None
 
 
+def test_a_vanishing_gradient_is_said_once():
+    """The cause quotes the first/last gradient ratio; the symptom with the same ratio is not listed under it."""
+    run = healthy()
+    _deep(run, [3.4e-8 * 4.3 ** i for i in range(9)])
+    for i in range(1, 10):
+        last(run)[f"grad/fc{i}/output_rms"] = 3.4e-8 * 4.3 ** (i - 1)
+    text = chain.run_text(run)
+    assert text.startswith("- **cause: vanishing gradient**") and "gradients vanish towards the input" not in text
+
+
+def test_a_run_that_learned_with_findings_still_gets_a_verdict():
+    """A converged SGD run whose last steps are small: no cause, a healthy verdict first, then the findings."""
+    run = healthy()
+    last(run).update({"update/fc1/ratio": 5.2e-5, "update/fc2/ratio": 2.8e-5})
+    lines = chain.run_text(run).splitlines()
+    assert chain.explain(run).cause == "healthy"
+    assert lines[0].startswith("- healthy: the run learned and no cause holds (initial loss 2.45")
+    assert lines[0].endswith("without harm to the run:") and "steps are too small" in lines[1]
+
+
 def test_a_shallow_failing_network_s_small_gradient_is_not_vanishing():
     """Below 0.05 in a failing run counts over 4 layers or more: a 3-layer network that fails for another reason
     shrinks the gradient to 0.005-0.04 too (misaligned labels, cleared gradients, label noise in the program

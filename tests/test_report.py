@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,18 @@ def test_a_sweep_with_the_question_s_divisor_1_opens_with_the_answer():
     assert second.startswith("With the exact cross-entropy the same raw pixels end at training loss 0.507")
     assert answer([clamped])[1].startswith("Add loss=cross_entropy,keras_clipped")
     assert answer([exact]) == [] and answer([{**clamped, "experiment": {"divisor": 255, "seed": 0}}]) == []
+
+
+def test_per_epoch_plots_order_legends_by_number_tick_whole_epochs_and_keep_negatives_linear(monkeypatch):
+    """Legends 1, 255, 1000 (not 1, 1000, 255); ticks on whole epochs; a loss below 0 on a linear axis."""
+    from scalediag.explain import plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.setdefault(path.name, fig) and path.name)
+    runs = [{"init": None, "history": [{"epoch": e, "train_loss": -e / d, "test_loss": 1.0 / (e * d)}
+                                       for e in (1, 2, 3)]} for d in (1000, 1, 255)]
+    plots.write_plots(runs, ["divisor=1000", "divisor=1", "divisor=255"], Path("."), ([], []))
+    train, test = drawn["loss.png"].axes
+    assert [t.get_text() for t in train.get_legend().get_texts()] == ["divisor=1", "divisor=255", "divisor=1000"]
+    assert (train.get_yscale(), test.get_yscale()) == ("linear", "log")
+    assert train.get_xlabel() == "epoch" and all(float(t).is_integer() for t in train.get_xticks())

@@ -82,9 +82,21 @@ def test_update_ratio_outside_the_healthy_range():
     run["history"][-1]["diag"].update({"update/fc1/ratio": 3e-5, "update/fc2/ratio": 0.05})
     found = d.update_ratio(run)
     assert [(f.value, f.threshold) for f in found] == [(3e-5, 1e-4), (0.05, 1e-2)]
-    assert "fc1: Adam's steps are too small" in found[0].message and "too large" in found[1].message
+    assert found[0].message.startswith("Adam's steps are too small for the weights of a layer") and \
+        "last epoch fc1 3e-05 (healthy range" in found[0].message and "too large" in found[1].message
     run["config"]["optimizer"] = {"_target_": "torch.optim.sgd.SGD", "lr": 0.1}  # a watched SGD run
-    assert d.update_ratio(run)[0].message.startswith("fc1: SGD's steps are too small")
+    assert d.update_ratio(run)[0].message.startswith("SGD's steps are too small")
+
+
+def test_update_ratio_names_every_layer_once_in_one_finding():
+    """A deep stack's layers that are all too slow are one finding; a layer named only by its index gets its class."""
+    run = healthy()
+    run["history"][-1]["diag"].update({"update/fc1/ratio": 3e-5, "update/fc2/ratio": 2e-6, "update/0/ratio": 0.0})
+    run["config"]["model"] = {"kinds": {"0": "Linear", "fc1": "Linear"}}
+    still, small = d.update_ratio(run)
+    assert still.message.startswith("0 (Linear): its weights did not move")
+    assert (small.value, small.threshold) == (2e-6, 1e-4)
+    assert "of 2 layers: ||dw||/||w|| per step in the last epoch fc1 3e-05, fc2 2e-06" in small.message
 
 
 def test_runs_without_diagnostics_are_not_misread():
@@ -111,7 +123,7 @@ def test_update_ratio_rule_reads_every_layer_of_the_run():
     run = healthy()
     run["history"][-1]["diag"].update({"update/fc3/ratio": 0.5, "update/fc10/ratio": 1e-3})
     (f,) = d.update_ratio(run)
-    assert f.message.startswith("fc3: Adam's steps are too large")
+    assert f.message.startswith("Adam's steps are too large") and "epoch fc3 0.5 (healthy" in f.message
 
 
 def _with_adam(run, eps=1.0, share=0.97, median=0.004, lr=1e-3):

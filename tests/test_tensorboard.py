@@ -112,7 +112,7 @@ def test_the_tensorboard_server_shows_each_run_its_scalars_and_hparams(sweep):
         layout = _get(f"{base}/data/plugin/custom_scalars/layout")
         charts = {c["title"]: c["multiline"]["tag"] for cat in layout["category"] for c in cat["chart"]}
         assert charts["update ratio ||dw||/||w||, per layer"] == [r"^update/[^/]+/ratio$"]
-        assert r"^act/[^/]+/saturated_fraction$" in charts["samples at the clip, saturated and dead units"]
+        assert charts["saturated (sample, unit) pairs, per hidden layer"] == [r"^act/[^/]+/saturated_fraction$"]
         assert charts["pre-activation scale, per hidden layer"] == [r"^act/[^/]+/preact_std$"]
         assert len(layout["category"]) == 1  # one layout per run, merged: no duplicates
     finally:

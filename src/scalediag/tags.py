@@ -133,12 +133,14 @@ def sqrt_v_median(layer: str) -> str:  # median of that sqrt(v) term, in the opt
 DIAGNOSIS_RUN = "diagnosis/run"  # text: the run's own findings, when it ends
 DIAGNOSIS_SWEEP = "diagnosis/sweep"  # text: its findings against the sweep's other runs, when the sweep ends
 
-# TensorBoard's Custom Scalars: category -> chart -> the tags (regular expressions) drawn on it
+# TensorBoard's Custom Scalars: category -> chart -> the tags (regular expressions) drawn on it. A Multiline chart
+# has no legend (its tooltip names each line's run and tag), so each chart holds one quantity
 LAYOUT = {
     "why it learns, or not": {
         "update ratio ||dw||/||w||, per layer": ["Multiline", [r"^update/[^/]+/ratio$"]],
-        "samples at the clip, saturated and dead units": [
-            "Multiline", [r"^probs/clipped_fraction$", r"^act/[^/]+/saturated_fraction$", r"^act/[^/]+/dead_fraction$"]],
+        "dead units, per hidden layer": ["Multiline", [r"^act/[^/]+/dead_fraction$"]],
+        "saturated (sample, unit) pairs, per hidden layer": ["Multiline", [r"^act/[^/]+/saturated_fraction$"]],
+        "samples at the probability clip": ["Multiline", [r"^probs/clipped_fraction$"]],
         "pre-activation scale, per hidden layer": ["Multiline", [r"^act/[^/]+/preact_std$"]],
         "share of weights where Adam's eps dominates, per layer": ["Multiline", [r"^adam/[^/]+/eps_fraction$"]],
         "output-gradient RMS, per layer": ["Multiline", [r"^grad/[^/]+/output_rms$"]],

@@ -84,8 +84,9 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
     primary, *rest = diagnosis.causes
     lines = [f"**cause: {primary.title}** ({primary.id}): {primary.evidence}"]
     shown = {primary.evidence}
+    restated = {s for c in diagnosis.causes if c.id in CAUSES for s in CAUSES[c.id].restates}
     for f in diagnosis.consequences:
-        if f.message not in shown:
+        if f.message not in shown and f.rule not in restated:
             lines.append(f"as a result: {f.message}")
             shown.add(f.message)
     explained = CAUSES[primary.id].explains if primary.id in CAUSES else frozenset()
@@ -93,7 +94,7 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
         if c.evidence not in shown:
             lines.append(f"{'as a result' if c.id in explained else 'also'}: {c.title} ({c.id}): {c.evidence}")
             shown.add(c.evidence)
-    return lines + [f.message for f in diagnosis.others if f.message not in shown]
+    return lines + [f.message for f in diagnosis.others if f.message not in shown and f.rule not in restated]
 
 
 def stopped(run: dict) -> str | None:
@@ -113,10 +114,10 @@ def lines(run: dict, diagnosis: Diagnosis) -> list[str]:
     if state and not run.get("history"):
         return [state]
     found = text_lines(run, diagnosis)
-    if not found:
+    if not diagnosis.causes:  # every run gets a verdict, also one with findings that did not harm it
         missing = unmeasured(run)  # never "healthy" on what was not measured
         found = [f"no cause found in what was measured; not measured: {'; '.join(missing)}" if missing else
-                 healthy_summary(run)]
+                 healthy_summary(run, harmless=bool(found)), *found]
     return ([state] if state else []) + found + notes(run)
 
 

@@ -33,6 +33,9 @@ def slower(run: dict, best: dict | None) -> list[Finding]:
     ratios = [a / b for a, b in zip(ours, theirs) if a is not None and b]
     if not ratios or ratios[-1] <= SLOWER_FACTOR:
         return []
+    test, best_test = (run.get("final") or {}).get("test_loss"), (best.get("final") or {}).get("test_loss")
+    if test is not None and best_test is not None and test <= best_test:
+        return []  # it fits the training set less closely but does as well or better on held-out data: not slower
     per_epoch = ", ".join(f"{r:.2f}" for r in ratios)
     why = "; ".join(differences(run, best) + mechanism(run, best))
     return [Finding("slower", f"converges slower than {best.get('name')}: training loss ratio per epoch "

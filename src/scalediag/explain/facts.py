@@ -55,6 +55,13 @@ def unmeasured(run: dict) -> list[str]:
     return missing
 
 
+def layer_name(run: dict, layer: str) -> str:
+    """A layer as messages name it: nn.Sequential's "0" or "features.3" says nothing of what it is, so such a name
+    gets its class ("0 (Linear)"), where the record has it."""
+    kind = (((run.get("config") or {}).get("model") or {}).get("kinds") or {}).get(layer)
+    return f"{layer} ({kind})" if kind and layer.rsplit(".", 1)[-1].isdigit() else layer
+
+
 def last_diag(run: dict) -> dict:
     """The diagnostics of the run's last finished epoch ({} when there are none)."""
     history = run.get("history") or []
@@ -144,7 +151,8 @@ def failing(run: dict) -> str | None:
             return (f"its training loss did not fall over {len(losses)} epochs ({losses[0]:.4g} in the first, "
                     f"{losses[-1]:.4g} in the last; a {task(run)} run, against its own start)")
     elif f.get("train_loss") is not None and f["train_loss"] > ceiling:
-        return f"its final training loss {f['train_loss']:.3g} is above {ceiling:.2f} ({FAILING_LOSS} x ln C)"
+        return (f"its training loss {f['train_loss']:.3g} (the mean over the last epoch's batches) is above "
+                f"{ceiling:.2f} ({FAILING_LOSS} x ln C)")
     if f.get("test_acc") is not None and f["test_acc"] < FAILING_ACC:
         return f"its test accuracy {f['test_acc']:.3f} is below {FAILING_ACC}"
     last = last_diag(run)

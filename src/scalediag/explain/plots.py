@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import statistics
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .. import tags  # noqa: E402
 from ..files import write_bytes_atomic  # noqa: E402
@@ -49,8 +51,22 @@ def series(run: dict, key: str) -> tuple[list[int], list[float]]:
     return [e for e, _ in points], [v for _, v in points]
 
 
+def natural(label: str) -> tuple:
+    """A sort key that orders the numbers in labels by value: divisor=1, 255, 1000 (not 1, 1000, 255)."""
+    return tuple((0, float(part), "") if i % 2 else (1, 0.0, part)
+                 for i, part in enumerate(re.split(r"(\d+(?:\.\d+)?(?:e-?\d+)?)", label)) if part)
+
+
+def _scale(wanted: str, values: list[float]) -> str:
+    """A log axis only for positive values (a VAE's negative ELBO, a loss written by hand can go below 0)."""
+    return "linear" if wanted == "log" and any(v <= 0 for v in values) else wanted
+
+
 def write_plots(runs: list[dict], labels: list[str], out_dir: Path, layers: tuple[list[str], list[str]]) -> list[str]:
-    """Write every per-epoch plot that has data; return the file names written."""
+    """Write every per-epoch plot that has data; return the file names written. Legends and colours follow the
+    labels in natural order."""
+    ordered = sorted(zip(runs, labels), key=lambda rl: natural(rl[1]))
+    runs, labels = [r for r, _ in ordered], [label for _, label in ordered]
     colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
     written = []
     for name, panels in plots(layers).items():
@@ -59,17 +75,18 @@ def write_plots(runs: list[dict], labels: list[str], out_dir: Path, layers: tupl
         fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
         drawn = False
         for ax, (title, key, scale) in zip(axes[0], panels):
-            shown = set()
+            shown, xs, ys = set(), [], []
             for run, label in zip(runs, labels):
                 x, y = series(run, key)
                 if not x:
                     continue
                 ax.plot(x, y, marker="o", ms=3, color=colours[label], label=None if label in shown else label)
                 shown.add(label)
-                drawn = True
+                xs, ys, drawn = xs + x, ys + y, True
             ax.set_title(title)
-            ax.set_xlabel("epoch (0 = at initialization)")
-            ax.set_yscale(scale)
+            ax.set_xlabel("epoch (0 = at initialization)" if 0 in xs else "epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.5
+            ax.set_yscale(_scale(scale, ys))
             ax.grid(alpha=0.3)
             if shown:
                 ax.legend(fontsize=7)
@@ -115,7 +132,7 @@ def write_sweep_plots(runs: list[dict], lines: list[str], contexts: list[str], o
 def _divisor_plot(runs: list[dict], lines: list[str], path: Path) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, (key, title) in zip(axes, (("train_loss", "final training loss"), ("test_loss", "final test loss"))):
-        for line, cells in _finals(runs, lines, key).items():
+        for line, cells in sorted(_finals(runs, lines, key).items(), key=lambda lc: natural(lc[0] or "")):
             points = sorted((d, values) for (d, _), values in cells.items())
             mean = [statistics.fmean(v) for _, v in points]
             spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for _, v in points]

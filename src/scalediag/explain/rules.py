@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .. import tags
 from ..record import experiment, optimizer_name
-from .facts import classes, first_hidden, last_diag
+from .facts import classes, first_hidden, last_diag, layer_name
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
 
@@ -91,7 +91,8 @@ def dead_units(run: dict) -> list[Finding]:
         crossed = _crossed(run, tags.dead(layer), DEAD_MAX)
         if crossed:
             epoch, first, worst = crossed
-            found.append(Finding("dead_units", f"{layer}: {worst:.0%} of the hidden {what} are dead on the probe set "
+            found.append(Finding("dead_units", f"{layer_name(run, layer)}: {worst:.0%} of the hidden {what} are dead "
+                                 f"on the probe set "
                                  f"(no gradient through them for any sample; threshold {DEAD_MAX:.0%}), first above "
                                  f"it at epoch {epoch} ({first:.0%})", worst, DEAD_MAX))
     return found
@@ -106,7 +107,8 @@ def saturated_units(run: dict) -> list[Finding]:
         if crossed:
             epoch, first, worst = crossed
             dead = last_diag(run).get(tags.dead(layer))
-            found.append(Finding("saturated", f"{layer}: {kind} is saturated for {worst:.0%} of the (sample, unit) "
+            found.append(Finding("saturated", f"{layer_name(run, layer)}: {kind} is saturated for {worst:.0%} of "
+                                 f"the (sample, unit) "
                                  f"pairs on the probe set (its derivative below 1% of its maximum; threshold "
                                  f"{SATURATED_MAX:.0%}), first above it at epoch {epoch} ({first:.0%})"
                                  + (f"; {dead:.0%} of the units for every sample" if dead is not None else "")
@@ -125,9 +127,9 @@ def gradient_flow(run: dict) -> list[Finding]:
     if low <= ratio <= high:
         return []
     what = "vanish" if ratio < low else "explode"
-    return [Finding("gradient_flow", f"gradients {what} towards the input: the RMS of the loss gradient at {first}'s "
-                    f"output is {ratio:.2g} x that at {last}'s ({a:.2g} against {b:.2g}; healthy range {low:g} to "
-                    f"{high:g})", ratio, low if ratio < low else high)]
+    return [Finding("gradient_flow", f"gradients {what} towards the input: the RMS of the loss gradient at "
+                    f"{layer_name(run, first)}'s output is {ratio:.2g} x that at {layer_name(run, last)}'s ({a:.2g} "
+                    f"against {b:.2g}; healthy range {low:g} to {high:g})", ratio, low if ratio < low else high)]
 
 
 def clipped(run: dict) -> list[Finding]:
@@ -157,20 +159,25 @@ def _stepper(run: dict) -> str:
 
 
 def update_ratio(run: dict) -> list[Finding]:
+    """One finding per way out of the healthy range (still, too small, too large), naming each layer there: a deep
+    stack's eight layers are one fact, not eight lines."""
     low, high = UPDATE_RATIO_RANGE
-    found = []
     diag = last_diag(run)
-    for layer in tags.layers(diag):
-        ratio = diag.get(tags.update_ratio(layer))
-        if ratio == 0:
-            found.append(Finding("update_ratio", f"{layer}: its weights did not move in the last epoch "
-                                 f"(||dw||/||w|| = 0): no gradient reaches them", ratio, low))
-        elif ratio is not None and not low <= ratio <= high:
-            size = "too large" if ratio > high else "too small"
-            threshold = high if ratio > high else low
-            found.append(Finding("update_ratio", f"{layer}: {_stepper(run)}'s steps are {size} for its weights: "
-                                 f"||dw||/||w|| = {ratio:.2g} per step in the last epoch (healthy range "
-                                 f"{low:g} to {high:g}, about 1e-3)", ratio, threshold))
+    ratios = [(layer, r) for layer in tags.layers(diag) if (r := diag.get(tags.update_ratio(layer))) is not None]
+    still = [layer_name(run, layer) for layer, r in ratios if r == 0]
+    found = []
+    if still:
+        found.append(Finding("update_ratio", f"{', '.join(still)}: {'its' if len(still) == 1 else 'their'} weights "
+                             f"did not move in the last epoch (||dw||/||w|| = 0): no gradient reaches them", 0.0, low))
+    for size, out, threshold in (("too small", lambda r: 0 < r < low, low), ("too large", lambda r: r > high, high)):
+        over = [(layer, r) for layer, r in ratios if out(r)]
+        if not over:
+            continue
+        shown = ", ".join(f"{layer_name(run, layer)} {r:.2g}" for layer, r in over)
+        worst = (min if size == "too small" else max)(r for _, r in over)
+        found.append(Finding("update_ratio", f"{_stepper(run)}'s steps are {size} for the weights of "
+                             f"{'a layer' if len(over) == 1 else f'{len(over)} layers'}: ||dw||/||w|| per step in the "
+                             f"last epoch {shown} (healthy range {low:g} to {high:g}, about 1e-3)", worst, threshold))
     return found
 
 
@@ -193,14 +200,16 @@ def eps_dominates(run: dict) -> list[Finding]:
     gone = [(layer, share, median) for layer, share, median in layers if median < VANISHED * eps]
     found = []
     if over:
-        shares = ", ".join(f"{share:.0%} of {layer}'s (median sqrt(v) {median:.2g})" for layer, share, median in over)
+        shares = ", ".join(f"{share:.0%} of {layer_name(run, layer)}'s (median sqrt(v) {median:.2g})"
+                           for layer, share, median in over)
         found.append(Finding("eps_dominates", f"Adam's eps {eps:g} exceeds the sqrt(v) term it is added to for "
                              f"{shares} weights (threshold {EPS_DOMINANT:.0%}): there Adam's step is lr*m/eps, "
                              f"proportional to the gradient, as plain SGD with learning rate lr/eps = {lr / eps:.2g}, "
                              f"so the smaller a run's gradients (the smaller its inputs), the slower it learns",
                              max(share for _, share, _ in over), EPS_DOMINANT))
     for layer, share, median in gone:
-        found.append(Finding("no_gradient", f"{layer}: Adam's sqrt(v) has decayed to a median of {median:.2g} "
+        found.append(Finding("no_gradient", f"{layer_name(run, layer)}: Adam's sqrt(v) has decayed to a median of "
+                             f"{median:.2g} "
                              f"(below {VANISHED:g} x eps; {share:.0%} of its weights below eps {eps:g}): the layer "
                              f"gets (almost) no gradient any more; eps is not the cause", share, EPS_DOMINANT))
     return found
@@ -214,7 +223,9 @@ def diagnose(run: dict) -> list[Finding]:
     return [f for rule in RULES for f in rule(run)]
 
 
-def healthy_summary(run: dict) -> str:
+def healthy_summary(run: dict, harmless: bool = False) -> str:
+    """The healthy verdict with the run's key numbers; harmless: findings follow that did not harm the run (a
+    converged run's small steps, a layer's many dead units in a run that learned)."""
     init, last = run.get("init") or {}, last_diag(run)
     first, hidden = next(iter(tags.layers(last)), None), first_hidden(init) or first_hidden(last)
     std, dead = (tags.preact_std(hidden), tags.dead(hidden)) if hidden else (None, None)
@@ -230,5 +241,8 @@ def healthy_summary(run: dict) -> str:
     if not any(parts) and final is not None:
         parts.append(f"final training loss {final:.4g}")
     shown = ", ".join(p for p in parts if p)
+    if harmless:
+        return "healthy: the run learned and no cause holds" + (f" ({shown})" if shown else "") + \
+            "; outside the usual ranges, without harm to the run:"
     return "healthy: nothing abnormal" + (f" ({shown})" if shown else "")
 

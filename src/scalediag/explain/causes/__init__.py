@@ -84,13 +84,15 @@ def check(symptoms: frozenset[str]) -> list[str]:
             problems.append(f"{where}: tasks {sorted(c.tasks)} not within {TASKS}")
         for edge, ids in (("after", c.after), ("explains", c.explains)):
             problems += [f"{where}: {edge} names unknown cause {i!r}" for i in ids if i not in CAUSES]
-        for s in c.signs | c.shown_by:
+        for s in c.signs | c.shown_by | c.restates:
             if s not in symptoms:
                 problems.append(f"{where}: unknown symptom {s!r}")
         for s in c.shown_by:
             if s in shown:
                 problems.append(f"symptom {s!r} is the sign of both {shown[s]} and {c.id}")
             shown[s] = c.id
+        if not c.restates <= c.signs | c.shown_by:
+            problems.append(f"{where}: restates {sorted(c.restates - c.signs - c.shown_by)}, which are not its signs")
         for name, t in type(c).thresholds().items():
             if not getattr(t, "healthy", "").strip():
                 problems.append(f"{where}: threshold {name} says nothing of the healthy runs it was set from")

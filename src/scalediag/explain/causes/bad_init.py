@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ... import tags
-from ..facts import against_classes, classes, failing, gains
+from ..facts import against_classes, classes, failing, gains, layer_name
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -29,7 +29,7 @@ class BadInit(Cause):
         if harm is None:
             return None
         rms = init.get(tags.INPUT_RMS)
-        layers = ", ".join(f"{layer} {g:.3g}" for layer, g in off.items())
+        layers = ", ".join(f"{layer_name(run, layer)} {g:.3g}" for layer, g in off.items())
         worst = max(off.values())
         return Evidence(
             f"weight scale RMS(w) x sqrt(fan-in) at init: {layers} (the usual initialisations give 0.58-1.41; "

@@ -67,6 +67,7 @@ class Cause:
     explains: frozenset = frozenset()  # causes that follow from this one where it is primary
     signs: frozenset = frozenset()  # symptoms (rules.py) that follow from it
     shown_by: frozenset = frozenset()  # symptoms that are this cause's own sign, wherever it is explained
+    restates: frozenset = frozenset()  # signs whose message says what its evidence says: not shown again under it
     after: tuple = ()  # causes tried before this one: their faults can show this one's evidence too
     after_all = False  # tried after every cause that is not: a consequence of any of them (diverged, overfitting)
 

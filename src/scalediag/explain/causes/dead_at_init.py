@@ -6,7 +6,7 @@ threshold above every pre-activation."""
 from __future__ import annotations
 
 from ... import tags
-from ..facts import failing, gains
+from ..facts import failing, gains, layer_name
 from .base import DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 from .input_scale import GAIN_RANGE
 
@@ -32,9 +32,10 @@ class DeadAtInit(Cause):
             return None
         layer = max(dead, key=dead.get)
         mean, std = init.get(tags.preact(layer, "preact_mean")), init.get(tags.preact_std(layer))
-        shown = ", ".join(f"{name} {v:.2f}" for name, v in g.items())
+        shown = ", ".join(f"{layer_name(run, name)} {v:.2f}" for name, v in g.items())
         return Evidence(
-            f"{layer}: {dead[layer]:.0%} of its units are dead for every probe sample at initialisation, before any "
+            f"{layer_name(run, layer)}: {dead[layer]:.0%} of its units are dead for every probe sample at "
+            f"initialisation, before any "
             f"step (threshold {self.DEAD:.0%}; healthy runs 0-20%), with the weights at their design scale "
             f"(RMS(w) x sqrt(fan-in) {shown})"
             + (f" and its pre-activations centred far below 0 (mean {mean:.3g}, std {std:.3g})"

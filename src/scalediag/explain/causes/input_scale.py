@@ -4,7 +4,7 @@ while the weights are at their design scale (bad_init is the other way round).""
 from __future__ import annotations
 
 from ... import tags
-from ..facts import first_hidden, gains
+from ..facts import first_hidden, gains, layer_name
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 GAIN_RANGE = (0.25, 4.0)  # the weights at their design scale: the usual initialisations give 0.58-1.41
@@ -47,10 +47,11 @@ class InputScale(Cause):
         if std is None or low <= std <= high or not all(GAIN_RANGE[0] <= v <= GAIN_RANGE[1] for v in g.values()):
             return None
         rms, way = init.get(tags.INPUT_RMS), "large" if std > high else "small"
-        shown = ", ".join(f"{name} {v:.2f}" for name, v in g.items())
+        shown = ", ".join(f"{layer_name(run, name)} {v:.2f}" for name, v in g.items())
         return Evidence(
             f"inputs too {way}" + (f" (RMS {rms:.3g}, about 1 expected)" if rms is not None else "")
-            + f" for weights at their design scale (RMS(w) x sqrt(fan-in) {shown}; 0.58-1.41 is usual): {layer}'s "
+            + f" for weights at their design scale (RMS(w) x sqrt(fan-in) {shown}; 0.58-1.41 is usual): "
+              f"{layer_name(run, layer)}'s "
             f"pre-activations start with std {std:.3g}" + (" (estimated: inputs' RMS x its gain)" if estimated else "")
             + f" (healthy {low:g}-{high:g}, about 1 by design)",
             std, high if std > high else low, above=std > high, values={"input_rms": rms})

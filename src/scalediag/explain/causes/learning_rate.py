@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ... import tags
-from ..facts import against_classes, classes, early_ratios, failing, final, last_diag, number
+from ..facts import against_classes, classes, early_ratios, failing, final, last_diag, layer_name, number
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -38,7 +38,8 @@ class LrTooHigh(Cause):
             parts.append(f"the training loss rose from {start:.3g} at init to {v:.4g} ({where})")
         if big:
             s, layer, value = max(big, key=lambda t: t[2] if math.isfinite(t[2]) else math.inf)
-            parts.append(f"the first steps moved the weights by ||dw||/||w|| = {value:.3g} ({layer}, step {s}; "
+            parts.append(f"the first steps moved the weights by ||dw||/||w|| = {value:.3g} "
+                         f"({layer_name(run, layer)}, step {s}; "
                          f"threshold {self.EARLY_RATIO_MAX:g}, 1e-3 is typical)")
         return Evidence("; ".join(parts) + (f"; {harm}" if harm else ""), value, self.EARLY_RATIO_MAX,
                         values={"rose": rose[:1]})
@@ -79,7 +80,7 @@ class LrTooLow(Cause):
             learned = self.LEARNED_LOSS * math.log(classes(run))
             if loss is not None and loss <= learned:
                 return None
-        shown = ", ".join(f"{layer} {v:.2g}" for layer, v in ratios.items())
+        shown = ", ".join(f"{layer_name(run, layer)} {v:.2g}" for layer, v in ratios.items())
         return Evidence(
             f"every layer moves by less than {self.RATIO_MIN:g} of its weights per step in the last epoch "
             f"(||dw||/||w||: {shown}; about 1e-3 is typical) while its gradient is present, and the training loss is "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..facts import program
+from ..facts import layer_name, program
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 
@@ -20,7 +20,8 @@ class NoGradient(Cause):
         # probability clamp) the loss itself passes nothing back, a cause of its own
         if not cut or len(cut) == len(found):
             return None
-        shown = ", ".join(f"{layer} (.grad None at {g['none']}, exactly 0 at {g['zero']} of {g['steps']} measured "
+        shown = ", ".join(f"{layer_name(run, layer)} (.grad None at {g['none']}, exactly 0 at {g['zero']} of "
+                          f"{g['steps']} measured "
                           f"steps)" for layer, g in cut.items())
         return Evidence(
             f"{shown}: in the optimizer and run in the forward pass, but no gradient reaches them, from the first "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..facts import program
+from ..facts import layer_name, program
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 
@@ -14,7 +14,7 @@ class NotOptimized(Cause):
         layers = program(run).get("not_optimized") or {}
         if not layers:
             return None
-        shown = ", ".join(f"{layer} (from step {step})" for layer, step in layers.items())
+        shown = ", ".join(f"{layer_name(run, layer)} (from step {step})" for layer, step in layers.items())
         return Evidence(
             f"{shown}: its parameters require grad and receive gradients but belong to no param group of the "
             f"optimizer, so they never change (a layer replaced after the optimizer was built? build the optimizer "

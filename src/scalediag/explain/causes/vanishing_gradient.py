@@ -3,7 +3,7 @@ little but noise."""
 
 from __future__ import annotations
 
-from ..facts import failing, flow, last_diag
+from ..facts import failing, flow, last_diag, layer_name
 from .base import Cause, Evidence, Threshold
 
 
@@ -11,6 +11,7 @@ class VanishingGradient(Cause):
     id, title, fix, location = "vanishing_gradient", "vanishing gradient", "model", "activation"
     signs = frozenset({"gradient_flow", "no_gradient", "update_ratio"})
     shown_by = frozenset({"gradient_flow", "no_gradient"})
+    restates = frozenset({"gradient_flow"})  # the same first/last RMS ratio, against the symptom's wider range
     # first/last output-gradient RMS below this: vanished whether or not the loss shows it yet
     VANISHED_FLOW = Threshold(1e-4, "an 8-layer sigmoid MLP: 3e-6, 6 layers: 6e-5; healthy: 2 ReLU layers 0.2, small "
                                     "CNNs 0.002-0.008 (a conv output spreads the gradient over its positions)")
@@ -33,7 +34,8 @@ class VanishingGradient(Cause):
         where, (ratio, rms) = min(hits, key=lambda h: h[1][0])
         return Evidence(
             f"the loss gradient shrinks layer by layer towards the input over {len(rms)} layers: at {where} its RMS "
-            f"at {rms[0][0]}'s output is {ratio:.2g} x that at {rms[-1][0]}'s ({rms[0][1]:.2g} against "
+            f"at {layer_name(run, rms[0][0])}'s output is {ratio:.2g} x that at {layer_name(run, rms[-1][0])}'s "
+            f"({rms[0][1]:.2g} against "
             f"{rms[-1][1]:.2g}; threshold {self.VANISHED_FLOW:g}, or {self.FLOW_LOW:g} over {self.FLOW_DEPTH}+ "
             f"layers in a failing run), so the first layers learn from little but noise"
             + (f"; {fail}" if fail else ""),

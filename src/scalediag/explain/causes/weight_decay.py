@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 
 from ... import tags
-from ..facts import failing, last_diag, program
+from ..facts import failing, last_diag, layer_name, program
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -34,7 +34,7 @@ class WeightDecay(Cause):
         harm = failing(run)
         if summed < self.TOTAL or not collapsed or len(collapsed) < len(shrunk) / 2 or harm is None:
             return None
-        shown = ", ".join(f"{layer} {r:.2g}" for layer, r in collapsed.items())
+        shown = ", ".join(f"{layer_name(run, layer)} {r:.2g}" for layer, r in collapsed.items())
         per_step = statistics.mean(values) * decay
         return Evidence(
             f"weight decay shrinks the weights faster than the gradient moves them: their norm fell to {shown} of "
