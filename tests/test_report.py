@@ -35,6 +35,9 @@ def test_the_callback_writes_every_file_with_one_row_per_run(sweep):
     assert all(f"![{p}]({p})" in md for p in PLOTS)
     assert json.loads((sweep / "jobs.json").read_text())["jobs"] == sorted(r["run"] for r in rows)
     assert "Sweep summary" in stdout and "| divisor=255,train.epochs=2 | 2 |" in stdout
+    blocks = sorted(p.read_text() for p in sweep.glob("*/diagnosis.md"))  # each run's, to paste into an issue
+    assert len(blocks) == 4 and all("- what ran: classification, loss cross_entropy, KerasAdam lr 0.001, divisor "
+                                    in b and "- run: completed, 2 of 2 epochs" in b for b in blocks)
 
 
 def test_seeds_are_aggregated_per_configuration():

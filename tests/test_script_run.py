@@ -70,6 +70,9 @@ def test_a_healthy_script_is_watched_unchanged_and_called_healthy(tmp_path):
     # the probe: the first batch of 32 at init, grown with the next training batches to 256 by the first epoch's end
     assert record["labels"]["samples"] == 256
     assert "diagnosis of" in p.stderr and "healthy" in p.stderr
+    block = (out / "diagnosis.md").read_text()
+    assert block.startswith(f"**scalediag diagnosis** of `{out}` (`train.py`)") and "- verdict: `healthy`" in block
+    assert "- task: classification (the loss the program trains with: cross_entropy)" in block
 
 
 def test_raw_pixels_with_a_functional_loss_are_input_scale(tmp_path):

@@ -173,6 +173,12 @@ def test_the_block_prints_its_diagnosis_and_diagnose_returns_it(data, tmp_path, 
     found = scalediag.diagnose(tmp_path / "loud")
     assert found.text in printed and found.cause in ("healthy", *(c.id for c in found.causes))
     assert found.text.startswith("- ")
+    # the block to paste into an issue, beside the record, and said where it is
+    block = (tmp_path / "loud" / "diagnosis.md").read_text()
+    assert f"to paste into an issue: {tmp_path / 'loud' / 'diagnosis.md'}" in printed
+    assert block.startswith(f"**scalediag diagnosis** of `{tmp_path / 'loud'}`")
+    assert f"- verdict: `{found.cause}`" in block and "- versions: scalediag 0.1.0, torch 2." in block
+    assert "- what ran: 10 classes, Adam lr 0.001" in block and found.text in block
 
 
 def test_quiet_prints_nothing(data, tmp_path, capfd):

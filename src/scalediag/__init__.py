@@ -32,8 +32,11 @@ def diagnose(log_dir):
 def _print_diagnosis(log_dir) -> None:
     import sys
 
-    print(f"scalediag: diagnosis of {log_dir} (`scalediag report {log_dir}` for the plots):\n{diagnose(log_dir).text}",
-          file=sys.stderr)
+    from .explain.issue import diagnose_and_write
+
+    found, block = diagnose_and_write(log_dir)
+    print(f"scalediag: diagnosis of {log_dir} (`scalediag report {log_dir}` for the plots; to paste into an issue: "
+          f"{block}):\n{found.text}", file=sys.stderr)
 
 
 def __getattr__(name: str):

@@ -30,10 +30,9 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from ..explain.chain import run_text
+from ..explain.issue import diagnose_and_write
 from ..measure.task import loss_name, reconstructs, task_of
 from ..measure.watch import Watch
-from ..record import read
 from .functional_losses import Labels, Losses
 
 # the probe grown from the first batch to this many training samples by the first epoch's end: a 32-image probe's
@@ -290,6 +289,6 @@ def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> 
         else:
             print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)
         return
-    record = read(watcher.watch.dir / "metrics.json")
-    print(f"scalediag: diagnosis of {script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`):\n"
-          f"{run_text(record)}", file=sys.stderr)
+    found, block = diagnose_and_write(watcher.watch.dir, script.name)
+    print(f"scalediag: diagnosis of {script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`; to paste "
+          f"into an issue: {block}):\n{found.text}", file=sys.stderr)

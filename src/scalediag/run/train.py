@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from .. import tags
+from ..explain import issue
 from ..explain.chain import run_text
 from ..measure.monitor import Diverged, StepMonitor
 from ..measure.writer import RunWriter
@@ -104,9 +105,20 @@ def run(cfg: DictConfig, out_dir: Path, name: str = "run", thread_budget: int | 
         record.stopped("interrupted" if interrupted else "failed",
                        "interrupted" if interrupted else f"{type(e).__name__}: {e}")
         record.write()
+        _issue_block(record, out_dir, name)
         raise
     record.write()
+    _issue_block(record, out_dir, name)
     return record.data
+
+
+def _issue_block(record: Record, out_dir: Path, name: str) -> None:
+    """diagnosis.md beside metrics.json: the run's diagnosis to paste into an issue. A failure here is logged, never
+    the run's outcome: the record is already on disk."""
+    try:
+        issue.write(record.data, out_dir)
+    except Exception as e:  # noqa: BLE001
+        log.warning(f"[{name}] could not write {issue.FILE}: {type(e).__name__}: {e}")
 
 
 def build(cfg: DictConfig, *args):

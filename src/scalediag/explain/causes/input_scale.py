@@ -25,6 +25,7 @@ class InputScale(Cause):
     explains = DOWNSTREAM | {"eps_dominates", "lr_too_low"}
     signs = DOWNSTREAM_SIGNS | {"init_loss", "preact_scale", "eps_dominates"}
     shown_by = frozenset({"init_loss", "preact_scale"})
+    restates = frozenset({"preact_scale"})  # the first layer's pre-activation std at init, quoted in the evidence
     after = ("bad_init",)  # weights off scale give the same pre-activations; input_scale needs them at design scale
     # first hidden layer's pre-activation std at init; about 1 is the design point
     PREACT_LOW = Threshold(0.05, "about 1 by design; 20x below it")
