@@ -12,6 +12,7 @@ from .causes import CAUSES, ORDER
 from .causes.base import Evidence
 from .facts import task, unmeasured
 from .rules import Finding, diagnose, healthy_summary
+from .where import Location, unknown
 from .unexplained import unexplained
 
 TITLES = {"healthy": "healthy", "unexplained": "unexplained"}  # the verdicts that are no cause
@@ -19,10 +20,12 @@ TITLES = {"healthy": "healthy", "unexplained": "unexplained"}  # the verdicts th
 
 @dataclass(frozen=True)
 class Found:
-    """A cause that holds on a run, with its evidence."""
+    """A cause that holds on a run, with its evidence, the user's lines it points at and the fix in their names."""
 
     id: str
     found: Evidence
+    where: tuple[Location, ...] = ()
+    remedy: str | None = None
 
     @property
     def evidence(self) -> str:
@@ -64,7 +67,7 @@ def explain(run: dict, symptoms: list[Finding] | None = None) -> Diagnosis:
         cause = CAUSES[cause_id]
         evidence = cause.test(run, symptoms) if cause.applies(run) else None
         if evidence:
-            found.append(Found(cause_id, evidence))
+            found.append(Found(cause_id, evidence, tuple(cause.where(run, evidence)), cause.remedy(run, evidence)))
     # a divergence whose cause the evidence shows is that cause's consequence, not a cause of its own
     found = [f for f in found if f.id != "diverged"] or found
     if not found:
@@ -82,7 +85,7 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
     if not diagnosis.causes:
         return [f.message for f in diagnosis.others]
     primary, *rest = diagnosis.causes
-    lines = [f"**cause: {primary.title}** ({primary.id}): {primary.evidence}"]
+    lines = [f"**cause: {primary.title}** ({primary.id}): {primary.evidence}", *pointers(run, primary)]
     shown = {primary.evidence}
     restated = {s for c in diagnosis.causes if c.id in CAUSES for s in CAUSES[c.id].restates}
     for f in diagnosis.consequences:
@@ -95,6 +98,20 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
             lines.append(f"{'as a result' if c.id in explained else 'also'}: {c.title} ({c.id}): {c.evidence}")
             shown.add(c.evidence)
     return lines + [f.message for f in diagnosis.others if f.message not in shown and f.rule not in restated]
+
+
+def pointers(run: dict, found: Found) -> list[str]:
+    """Where the cause is in the user's code and what to write instead; where the record cannot know the line (its
+    own experiment, a framework's loop), said so for the causes whose fix is in the code, data or schedule."""
+    cause = CAUSES.get(found.id)
+    out = []
+    if found.where:
+        out.append("where: " + "; ".join(str(w) for w in found.where))
+    elif cause is not None and cause.fix in ("code", "data", "schedule") and unknown(run):
+        out.append(f"where: not known ({unknown(run)})")
+    if found.remedy:
+        out.append(f"fix: {found.remedy}")
+    return out
 
 
 def stopped(run: dict) -> str | None:

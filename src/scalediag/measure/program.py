@@ -33,6 +33,7 @@ from torch import nn
 from .. import tags
 from .inputs import call, evaluating, floating, length, logits_of, per_sample, rows, tensors
 from .layers import Layers, trainable
+from .where import Sites
 
 MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 MIXING_SAMPLES = 16  # the probe's samples the batch-mixing check runs on
@@ -69,6 +70,7 @@ class ProgramChecks:
         self.batches: dict[str, list] = {"steps": [], "top_class": [], "top_share": []}
         self.grad_total: dict[str, list] = {"steps": [], "norm": []}
         self.inputs: dict[str, list | None] = {"train": None, "eval": None}  # [sum x^2, sum x, n, min, max]
+        self.where = Sites(model, optimizers)  # the user's lines, taken at measured steps' hooks only
 
     # at a measured step
     def arm(self, step: int) -> None:
@@ -80,6 +82,7 @@ class ProgramChecks:
         if off:
             self.eval_steps.append(step)
             self.eval_modules.update(off)
+            self.where.see("trained_in_eval", step)  # the forward (or step) that began a step in eval mode
         self.before, self.after, self.later = [], [], []
         for name, m in self.layers.modules.items():
             self.handles.append(m.register_forward_hook(self._ran(name)))
@@ -99,6 +102,7 @@ class ProgramChecks:
             zero = grad.new_zeros((), dtype=torch.float32)
             if id(p) not in self.seen:  # the step's first backward through p: .grad is what the last step left
                 self.seen.add(id(p))
+                self.where.see("backward", self.step)
                 self.before.append(old.detach().float().norm() if old is not None else zero)
                 self.after.append(grad.detach().float().norm())
                 self.computed[id(p)] = self.after[-1]
@@ -119,6 +123,7 @@ class ProgramChecks:
             for p in m.parameters(recurse=False):
                 if p.requires_grad and p.grad is not None and id(p) not in self.optimized:
                     self.not_optimized.setdefault(name, self.step)
+                    self.where.see("not_optimized", self.step)  # the step() that leaves them out
         for name in self.ran - self.counted:  # several optimizers: the first that steps sees every gradient
             self.counted.add(name)
             weights = [p for p in trainable(self.layers.modules[name]) if id(p) in self.optimized]
@@ -246,7 +251,8 @@ class ProgramChecks:
                 "stale_gradient": {"steps": sum(b > 0 for _, b, _ in stale), "of": len(stale),
                                    "worst": {"step": worst[0], "before": worst[1], "new": worst[2]}
                                    if worst and worst[1] > 0 else None},
-                "not_optimized": self.not_optimized, "gradients": no_grad, **self.structure}
+                "not_optimized": self.not_optimized, "gradients": no_grad, **self.structure,
+                "where": self.where.summary(assigned=list(self.not_optimized))}
 
 
 def _replaced(chunk, j: int):

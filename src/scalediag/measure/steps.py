@@ -59,12 +59,15 @@ class OptimizerSteps:
             return
         if not torch.is_grad_enabled():  # the user's evaluation: only its inputs' scale is kept
             self.checks.see_input(args, kwargs, "eval")
+            if "eval_forward" not in self.checks.where.sites:  # its line, once
+                self.checks.where.see("eval_forward", self.step)
             return
         self.forwards = True
         if not self.open or self.stepped:
             self._begin()
         if self.armed:
             self.checks.see_input(args, kwargs, "train")
+            self.checks.where.see("forward", self.step + 1)
 
     def _before_step(self, optimizer, args, kwargs) -> None:
         if not self.open or (self.stepped and not self.forwards):
@@ -72,6 +75,7 @@ class OptimizerSteps:
         if self.armed:
             self.diag.read_gradients(self.params[id(optimizer)])
             self.checks.before_step(optimizer, optimizer is self.optimizers[0])
+            self.checks.where.see("step", self.step + 1)
 
     def _after_step(self, optimizer, args, kwargs) -> None:
         if self.open and not self.stepped:

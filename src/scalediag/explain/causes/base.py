@@ -80,6 +80,15 @@ class Cause:
     def near(self, run: dict, symptoms: list) -> Evidence | None:
         return None
 
+    def where(self, run: dict, evidence: Evidence) -> list:
+        """The user's lines this cause points at (explain/where.py's Locations, what each line is to it), from what
+        the record keeps of the program; [] where it keeps none that matter."""
+        return []
+
+    def remedy(self, run: dict, evidence: Evidence) -> str | None:
+        """One concrete sentence of what to change, in the program's own names where the record has them."""
+        return None
+
     @classmethod
     def thresholds(cls) -> dict[str, Threshold]:
         return {name: v for k in reversed(cls.__mro__) for name, v in vars(k).items() if isinstance(v, Threshold)}

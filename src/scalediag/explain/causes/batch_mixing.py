@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..facts import program
+from ..where import in_forward, site
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -12,6 +13,15 @@ class BatchMixing(Cause):
     signs = DOWNSTREAM_SIGNS
     # other samples' outputs moved by this share of the outputs' scale
     MIXING = Threshold(1e-4, "exactly 0 in the 24 healthy program shapes (rounding alone: 1e-7)")
+
+    def where(self, run, evidence):
+        return in_forward(run, r"dim\s*=\s*0\b|\b(?:rnn|lstm|gru)\b|transpose|permute",
+                          "where samples can meet (an RNN's layout, an op over dim 0)", most=2) or \
+            site(run, "forward", "the training forward")
+
+    def remedy(self, run, evidence):
+        return ("keep the batch on its own axis: an RNN fed [batch, time, ...] needs `batch_first=True` (or the "
+                "input transposed to [time, batch, ...]); a softmax or normalisation over dim 0 mixes the samples")
 
     def test(self, run, symptoms):
         found = program(run).get("batch_mixing")

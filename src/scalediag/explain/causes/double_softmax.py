@@ -6,6 +6,7 @@ import math
 
 from ... import tags
 from ..facts import classes, final, loss_reads_logits, softmax_floor
+from ..where import in_forward, source
 from .base import CLASSES_ONLY, Cause, Evidence, Threshold
 
 
@@ -14,6 +15,15 @@ class DoubleSoftmax(Cause):
     tasks = CLASSES_ONLY
     signs = frozenset({"update_ratio", "gradient_flow", "no_gradient"})
     PROBS_SUM_DEV = Threshold(1e-3, "a softmax's rows sum to 1 within 1e-7; logits' rows are off by whole units")
+
+    def where(self, run, evidence):
+        return (in_forward(run, r"\bsoftmax\(|\bSoftmax\(", "a softmax in forward", last=True)
+                + source(run, "cross_entropy", "a loss that applies its own softmax", most=1))
+
+    def remedy(self, run, evidence):
+        found = in_forward(run, r"\bsoftmax\(|\bSoftmax\(", "", last=True)
+        return ("remove the softmax" + (f" at line {found[0].line}" if found else " at the end of forward")
+                + ": cross_entropy applies log-softmax itself (or keep `log_softmax` and use `nll_loss`)")
 
     def test(self, run, symptoms):
         if not loss_reads_logits(run):  # the premise: a loss that applies a softmax of its own consumed them

@@ -4,6 +4,7 @@ again after an evaluation)."""
 from __future__ import annotations
 
 from ..facts import epoch_of, program
+from ..where import name, site, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -12,6 +13,17 @@ class EvalMode(Cause):
     explains, signs = DOWNSTREAM | {"label_noise"}, DOWNSTREAM_SIGNS
     # measured steps in eval mode: two, so that one step between a toggle is not a verdict
     EVAL_STEPS = Threshold(2, "0 in the 24 healthy program shapes of tests/test_watch_programs.py")
+
+    def where(self, run, evidence):
+        return (source(run, "eval_call", "the .eval() left in force", last=True, most=1)
+                + site(run, "trained_in_eval", "a training step taken in eval mode")
+                + source(run, "train_call", "the only .train()", most=1))
+
+    def remedy(self, run, evidence):
+        model = name(run, "model", "model")
+        found = source(run, "eval_call", "", last=True, most=1)
+        return (f"call `{model}.train()` at the start of each epoch's training, after the evaluation"
+                + (f" (whose `.eval()` is at line {found[0].line})" if found else ""))
 
     def test(self, run, symptoms):
         found = program(run).get("eval_mode") or {}

@@ -7,6 +7,7 @@ import statistics
 
 from ... import tags
 from ..facts import failing, last_diag, program
+from ..where import bare, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 from .learning_rate import LrTooLow
 
@@ -18,6 +19,14 @@ class GradClip(Cause):
     PINNED = Threshold(0.01, "unclipped 1.07-1.59; AdamW clipped at 1.0, binding nearly always (and healthy: Adam "
                              "rescales), 0.06")
     RATIO = Threshold(10.0, "the probe's unclipped gradient norm against the steps': healthy 0.36-1.92")
+
+    def where(self, run, evidence):
+        return source(run, "clip", "the clipping call", most=1)
+
+    def remedy(self, run, evidence):
+        found = source(run, "clip", "", most=1)
+        return ((f"raise the threshold in `{bare(found[0].code)}`" if found else "raise the clipping threshold")
+                + " to about the unclipped gradient norm (clipping should bind only on spikes), or remove it")
 
     def test(self, run, symptoms):
         found = program(run).get("grad_total") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ... import tags
 from ..facts import first_hidden, gains, layer_name
+from ..where import site
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 GAIN_RANGE = (0.25, 4.0)  # the weights at their design scale: the usual initialisations give 0.58-1.41
@@ -40,6 +41,14 @@ class InputScale(Cause):
         if estimated:  # the large side only: sparse inputs (mostly zeros) give a small estimate without being off
             layer, std = estimate
         return layer, std, estimated
+
+    def where(self, run, evidence):
+        return site(run, "forward", "the inputs enter the model here")
+
+    def remedy(self, run, evidence):
+        rms = (evidence.values or {}).get("input_rms")
+        return ("scale the inputs to about unit size where they are loaded (pixels / 255, or the training set's "
+                "mean and std)" + (f": their RMS is {rms:.3g}" if rms else ""))
 
     def test(self, run, symptoms):
         init, (layer, std, estimated) = run.get("init") or {}, self._std(run)

@@ -6,6 +6,7 @@ import math
 
 from ... import tags
 from ..facts import classes, final, last_diag
+from ..where import source
 from .base import CLASSES_ONLY, Cause, Evidence, Threshold
 
 PROBE_SAMPLES = 1000  # the Hydra app's probe set (diag.probe_size); a watched run records its own
@@ -27,6 +28,13 @@ class LabelNoise(Cause):
         # a small probe's accuracy is noisy: the gap must also exceed 3 standard errors of it (64 images: ~0.15)
         samples = (run.get("labels") or {}).get("samples") or PROBE_SAMPLES
         return test, own, max(self.NOISE_GAP, 3 * math.sqrt(own * (1 - own) / samples)), samples
+
+    def where(self, run, evidence):
+        return source(run, "data_loader", "where the training labels come from", most=1)
+
+    def remedy(self, run, evidence):
+        return ("check the training labels' source: the model agrees more with the test labels than with its own "
+                "training labels; clean or relabel them, or use a loss robust to noise (label smoothing)")
 
     def test(self, run, symptoms):
         found = self._gap(run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ... import tags
 from ..facts import early_ratios, final, flow, last_diag
+from ..where import site, source
 from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 from .learning_rate import LrTooLow
 from .vanishing_gradient import VanishingGradient
@@ -27,6 +28,14 @@ class LabelsMisaligned(Cause):
     def _loss_share(self, run) -> tuple[float, float] | None:
         entropy, loss = (run.get("labels") or {}).get("entropy"), final(run).get("train_loss")
         return (loss, entropy) if entropy and loss is not None else None
+
+    def where(self, run, evidence):
+        return source(run, "data_loader", "where inputs and labels are paired", most=1) or \
+            site(run, "forward", "the training forward, with the labels its loss is given")
+
+    def remedy(self, run, evidence):
+        return ("check that each input keeps its own label where the data is built: inputs and labels shuffled, "
+                "sorted, split or filtered by one and the same index, never one of them alone")
 
     def test(self, run, symptoms):
         labels, loss = run.get("labels") or {}, final(run).get("train_loss")

@@ -7,6 +7,7 @@ import math
 
 from ... import tags
 from ..facts import against_classes, classes, early_ratios, failing, final, last_diag, layer_name, number
+from ..where import name, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -19,6 +20,15 @@ class LrTooHigh(Cause):
     after = ("bad_init", "input_scale", "labels_misaligned")
     EARLY_RATIO_MAX = Threshold(0.1, "an early step's ||dw||/||w||: Adam at lr 1e-3 gives 0.02 at step 1; 10x the "
                                      "healthy range's top")
+
+    def where(self, run, evidence):
+        return source(run, "optimizer_built", "the optimizer's construction, its lr", most=1)
+
+    def remedy(self, run, evidence):
+        opt = name(run, "optimizer", "optimizer")
+        lr = ((run.get("config") or {}).get("optimizer") or {}).get("lr")
+        return (f"lower the learning rate in `{opt}`'s construction" + (f" (now {lr:g})" if isinstance(lr, float)
+                                                                        else "") + ", by 10x to start with")
 
     def test(self, run, symptoms):
         init, rows = run.get("init") or {}, run.get("early") or {}
@@ -60,6 +70,15 @@ class LrTooLow(Cause):
     RATIO_MIN = Threshold(1e-4, "about 1e-3 in healthy runs (rules.UPDATE_RATIO_RANGE's centre)")
     # final training loss below this x ln(classes): small steps may just mean it has converged
     LEARNED_LOSS = Threshold(0.2, "a converged SGD run's small steps at a low loss are healthy")
+
+    def where(self, run, evidence):
+        return source(run, "optimizer_built", "the optimizer's construction, its lr", most=1)
+
+    def remedy(self, run, evidence):
+        opt = name(run, "optimizer", "optimizer")
+        lr = ((run.get("config") or {}).get("optimizer") or {}).get("lr")
+        return (f"raise the learning rate in `{opt}`'s construction" + (f" (now {lr:g})" if isinstance(lr, float)
+                                                                        else "") + ", by 10x to start with")
 
     def test(self, run, symptoms):
         last = last_diag(run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..facts import epoch_of, failing, history, program
+from ..where import bare, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -13,6 +14,17 @@ class LrSchedule(Cause):
                                "never falls")
     SOUND_END = Threshold(0.9, "before this share of the run: a cosine schedule reaches 0 only at the very end")
     STALLED = Threshold(0.02, "relative improvement of the training loss per epoch after the collapse")
+
+    def where(self, run, evidence):
+        return (source(run, "scheduler_step", "the scheduler's step()", most=1)
+                + source(run, "scheduler_built", "the scheduler's construction", most=1))
+
+    def remedy(self, run, evidence):
+        steps = source(run, "scheduler_step", "", most=1)
+        return ((f"`{bare(steps[0].code)}` runs" if steps else "the scheduler steps")
+                + " more often than its decay was "
+                "sized for: step it once per epoch (outside the batch loop), or size its decay for the number of "
+                "optimizer steps")
 
     def test(self, run, symptoms):
         lr = program(run).get("lr") or {}

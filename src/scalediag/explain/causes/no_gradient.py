@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from ..facts import layer_name, program
+from ..where import bare, in_forward, source
+
+DETACH = r"\.detach\(\)|\bno_grad\(\)|requires_grad_\(\s*False\s*\)|\.data\b"
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 
 class NoGradient(Cause):
     id, title, fix, location = "no_gradient", "graph cut: layers without gradient", "code", "layers"
     explains, signs = DOWNSTREAM | {"lr_too_low"}, DOWNSTREAM_SIGNS
+
+    def where(self, run, evidence):
+        return in_forward(run, DETACH, "cuts the graph in forward", most=2) or \
+            source(run, "freeze", "requires_grad=False", most=1)
+
+    def remedy(self, run, evidence):
+        cut = in_forward(run, DETACH, "", most=1)
+        layers = ", ".join((evidence.values or {}).get("layers") or [])
+        return ((f"remove the cut at line {cut[0].line} (`{bare(cut[0].code)}`)" if cut else
+                 "remove the `.detach()` / `no_grad()` in forward")
+                + f" so that the gradient reaches {layers or 'those layers'}; to freeze them on purpose, set their "
+                  "requires_grad=False instead")
 
     def test(self, run, symptoms):
         found = program(run).get("gradients") or {}

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from ..facts import layer_name, program
+from ..where import name, site, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 
 class NotOptimized(Cause):
     id, title, fix, location = "not_optimized", "layers the optimizer does not hold", "code", "optimizer"
     explains, signs = DOWNSTREAM | {"lr_too_low"}, DOWNSTREAM_SIGNS
+
+    def where(self, run, evidence):
+        return (source(run, "optimizer_built", "the optimizer's construction", most=1)
+                + source(run, "assigned", "the layer assigned last", last=True, most=1)
+                + site(run, "not_optimized", "a step that leaves them out"))
+
+    def remedy(self, run, evidence):
+        opt, model = name(run, "optimizer", "optimizer"), name(run, "model", "model")
+        layers = list((evidence.values or {}).get("layers") or [])
+        return (f"build `{opt}` from `{model}.parameters()` after the model is complete (after "
+                + (f"`{layers[0]}` is assigned" if layers else "its last layer is assigned")
+                + f"), or add the new layers: `{opt}.add_param_group({{'params': ...}})`")
 
     def test(self, run, symptoms):
         layers = program(run).get("not_optimized") or {}

@@ -6,6 +6,9 @@ import math
 
 from ... import tags
 from ..facts import classes, final, loss_reads_logits, softmax_floor
+from ..where import in_forward, source
+
+CALLS = {"relu": r"\brelu\(|\bReLU\(", "sigmoid": r"\bsigmoid\(|\bSigmoid\(", "tanh": r"\btanh\(|\bTanh\("}
 from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 def _bounds(row: dict) -> tuple[float, float, float, float] | None:
@@ -25,6 +28,18 @@ class OutputActivation(Cause):
     PROBS_SUM_DEV = Threshold(1e-3, "rows summing to 1 within this are a softmax's (double_softmax), not a sigmoid's")
     SIGMOID_HIGH = Threshold(0.25, "the largest output at init at least this: a sigmoid's at init 0.58-0.76 here; a "
                                    "BERT's classifier at init within [0.0006, 0.0088]")
+
+    def where(self, run, evidence):
+        kind = (evidence.values or {}).get("kind")
+        return (in_forward(run, CALLS.get(kind, "|".join(CALLS.values())), "the activation on the output", last=True)
+                + source(run, "cross_entropy", "the loss, which applies its own softmax", most=1))
+
+    def remedy(self, run, evidence):
+        kind = (evidence.values or {}).get("kind") or "activation"
+        found = self.where(run, evidence)
+        return (f"return the last layer's output as it is: remove the {kind} after it"
+                + (f" (line {found[0].line})" if found and "loss" not in found[0].role else "")
+                + "; the loss expects logits and applies its own softmax")
 
     def test(self, run, symptoms):
         if not loss_reads_logits(run):  # the premise: a loss that expects logits

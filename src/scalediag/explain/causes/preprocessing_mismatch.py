@@ -4,6 +4,7 @@ and the test loss far above the training loss."""
 from __future__ import annotations
 
 from ..facts import TEST_GAP, final, program, test_far
+from ..where import site
 from .base import Cause, Evidence, Threshold
 
 
@@ -15,6 +16,13 @@ class PreprocessingMismatch(Cause):
     # above the training loss (facts.TEST_GAP)
     INPUT_RATIO = Threshold(1.5, "same preprocessing: 0.998; training-only augmentation moves it by ~10%")
     INPUT_SHIFT = Threshold(0.25, "the means apart by this x the training inputs' RMS: same preprocessing 0.01")
+
+    def where(self, run, evidence):
+        return site(run, "eval_forward", "the evaluation's forward, fed inputs preprocessed otherwise")
+
+    def remedy(self, run, evidence):
+        return ("apply the training inputs' preprocessing (scaling, normalisation) to the evaluation inputs too, "
+                "with the training set's statistics")
 
     def test(self, run, symptoms):
         inputs = program(run).get("inputs") or {}

@@ -7,6 +7,7 @@ import statistics
 
 from ... import tags
 from ..facts import final, last_diag, program
+from ..where import source
 from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -36,6 +37,15 @@ class Unshuffled(Cause):
                 f"{self.PROBE_ONE_CLASS:.0%}), and the model gets {own:.3f} of them right against {test:.3f} of the "
                 f"test set (gap threshold {self.FORGOTTEN}): the training data is stored by class, and the classes "
                 f"trained first are forgotten by the end")
+
+    def where(self, run, evidence):
+        return (source(run, "sampler", "no shuffling", most=1)
+                or source(run, "data_loader", "the DataLoader, without shuffle=True", most=1))
+
+    def remedy(self, run, evidence):
+        loader = source(run, "data_loader", "", most=1)
+        return ("pass `shuffle=True` to the training DataLoader" + (f" (line {loader[0].line})" if loader else "")
+                + ", or shuffle the samples once per epoch, so that every batch mixes the classes")
 
     def test(self, run, symptoms):
         ordered = self._ordered_probe(run)

@@ -7,6 +7,7 @@ import statistics
 
 from ... import tags
 from ..facts import failing, last_diag, layer_name, program
+from ..where import name, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -16,6 +17,15 @@ class WeightDecay(Cause):
     signs = DOWNSTREAM_SIGNS
     COLLAPSE = Threshold(0.2, "a layer's weight norm at the end against its norm at step 1: healthy 0.99-3.1")
     TOTAL = Threshold(1.0, "lr x weight_decay summed over the steps: the weights shrink by e^-this from decay alone")
+
+    def where(self, run, evidence):
+        return source(run, "optimizer_built", "the optimizer's construction, its weight_decay", most=1)
+
+    def remedy(self, run, evidence):
+        opt = name(run, "optimizer", "optimizer")
+        return (f"lower weight_decay in `{opt}`'s construction: lr x weight_decay summed over the steps is "
+                f"{(evidence.values or {}).get('summed', float('nan')):.3g}, and the weights shrink by e^-that "
+                "from decay alone (AdamW's usual 0.01-0.1 at lr 1e-3 gives well under 1 over a run)")
 
     def test(self, run, symptoms):
         lr = program(run).get("lr") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ... import tags
 from ..facts import program
+from ..where import name, site, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -23,6 +24,18 @@ class GradCleared(Cause):
     signs = DOWNSTREAM_SIGNS
     # measured steps whose gradients backward computed and the step found cleared
     CLEARED_STEPS = Threshold(2, "0 in the 24 healthy program shapes of tests/test_watch_programs.py")
+
+    def where(self, run, evidence):
+        steps = site(run, "backward", "backward") + site(run, "step", "the step")
+        between = source(run, "zero_grad", "the zero_grad() between them", between=tuple(steps)) \
+            if len(steps) == 2 else []
+        return between or source(run, "zero_grad", "a zero_grad()") + steps
+
+    def remedy(self, run, evidence):
+        opt = name(run, "optimizer", "optimizer")
+        found = self.where(run, evidence)
+        return (f"move `{opt}.zero_grad()`" + (f" (line {found[0].line})" if found and "zero_grad" in found[0].code
+                                                else "") + f" before the forward pass, or right after `{opt}.step()`")
 
     def test(self, run, symptoms):
         found = program(run).get("gradients") or {}
@@ -44,6 +57,18 @@ class GradAccumulation(Cause):
     signs = DOWNSTREAM_SIGNS | {"eps_dominates"}
     # of the measured steps after the first, those whose first backward found a gradient
     STALE_SHARE = Threshold(0.5, "0 in the 24 healthy program shapes (accumulation over micro-batches included)")
+
+    def where(self, run, evidence):
+        return (site(run, "backward", "backward adds to the last step's .grad")
+                + site(run, "step", "the step, with no zero_grad() since the last")
+                + source(run, "zero_grad", "a zero_grad() that does not run once per step", most=1))
+
+    def remedy(self, run, evidence):
+        opt = name(run, "optimizer", "optimizer")
+        back = site(run, "backward", "")
+        return f"call `{opt}.zero_grad()` once per step, before" + \
+            (f" the `backward()` at line {back[0].line}" if back else " each `backward()`") + \
+            f" (or right after `{opt}.step()`)"
 
     def test(self, run, symptoms):
         stale = program(run).get("stale_gradient") or {}
