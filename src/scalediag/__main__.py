@@ -1,6 +1,6 @@
 """`python -m scalediag [overrides]` and `scalediag [overrides]`: the Hydra app on conf/ (one run, or one job of a
 sweep; the sweep's checks and report are run/callbacks.py); `scalediag report DIR`; `scalediag run script.py [args]`
-(integrations/script.py)."""
+(integrations/command.py, integrations/script.py)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         sys.exit(report_main(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "run":
-        from .integrations.script import run
+        from .integrations.command import run
 
         sys.exit(run(sys.argv[2:]))
     from .run.overrides import unknown

@@ -58,20 +58,23 @@ def _explained(primary: str) -> tuple[frozenset, frozenset]:
     return causes, signs
 
 
-def explain(run: dict, symptoms: list[Finding] | None = None) -> Diagnosis:
+def explain(run: dict, symptoms: list[Finding] | None = None, only: frozenset | None = None) -> Diagnosis:
     """The run's causes in ORDER (the first is primary) and its symptoms split into what the primary cause explains
-    and the rest. symptoms: rules.diagnose(run) and any comparison findings; computed here when not given."""
+    and the rest. symptoms: rules.diagnose(run) and any comparison findings; computed here when not given. only: the
+    causes asked (a pre-flight's); a run without one of them is then not judged `unexplained`."""
     symptoms = diagnose(run) if symptoms is None else symptoms
     found = []
     for cause_id in ORDER:
         cause = CAUSES[cause_id]
+        if only is not None and cause_id not in only:
+            continue
         evidence = cause.test(run, symptoms) if cause.applies(run) else None
         if evidence:
             found.append(Found(cause_id, evidence, tuple(cause.where(run, evidence)), cause.remedy(run, evidence)))
     # a divergence whose cause the evidence shows is that cause's consequence, not a cause of its own
     found = [f for f in found if f.id != "diverged"] or found
     if not found:
-        why = unexplained(run, symptoms)
+        why = unexplained(run, symptoms) if only is None else None
         if why:
             return Diagnosis("unexplained", [Found("unexplained", Evidence(why))], [], symptoms)
         return Diagnosis("healthy", [], [], symptoms)

@@ -141,9 +141,12 @@ def softmax_floor(c: int, low: float, high: float) -> float:
 
 
 def failing(run: dict) -> str | None:
-    """Why the run counts as failing, from its own numbers; None where it learned."""
+    """Why the run counts as failing, from its own numbers; None where it learned, or where a pre-flight stopped it
+    after its first steps (too early to judge its outcome)."""
     if run.get("status") == "diverged":
         return "it diverged"
+    if run.get("preflight"):
+        return None
     f, ceiling = final(run), FAILING_LOSS * math.log(classes(run))
     if not against_classes(run):  # no classes to set a baseline: the loss against its own start
         losses = [v for v in history(run, "train_loss") if v is not None]

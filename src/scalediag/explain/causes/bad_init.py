@@ -11,6 +11,7 @@ from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 class BadInit(Cause):
     id, title, fix, location = "bad_init", "weights initialised off scale", "model", "init"
+    preflight = True
     explains, signs = DOWNSTREAM, DOWNSTREAM_SIGNS | {"init_loss", "preact_scale"}
     # RMS(w) x sqrt(fan-in) at init: 0.58 (torch), 1.0 (LeCun), 1.31 (Glorot here), 1.41 (He)
     GAIN_LOW = Threshold(0.1, "the usual initialisations give 0.58-1.41; below 0.1 the units are all but identical "

@@ -70,6 +70,9 @@ class Cause:
     restates: frozenset = frozenset()  # signs whose message says what its evidence says: not shown again under it
     after: tuple = ()  # causes tried before this one: their faults can show this one's evidence too
     after_all = False  # tried after every cause that is not: a consequence of any of them (diverged, overfitting)
+    # its evidence shows in the first steps without the run's outcome (structure, the probe at entry, the measured
+    # steps' gradients and modes): what `scalediag run --preflight` asks; the others need the full run
+    preflight = False
 
     def applies(self, run: dict) -> bool:
         return task(run) in self.tasks

@@ -9,6 +9,7 @@ from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 class BatchMixing(Cause):
     id, title, fix, location = "batch_mixing", "samples mixed within a batch", "code", "layers"
+    preflight = True
     explains = DOWNSTREAM | {"lr_too_low", "label_noise", "missing_activation"}
     signs = DOWNSTREAM_SIGNS
     # other samples' outputs moved by this share of the outputs' scale

@@ -7,6 +7,7 @@ from .base import Cause, Evidence
 
 class Diverged(Cause):
     id, title, fix, location = "diverged", "diverged", "configuration", None
+    preflight = True
     after_all = True
 
     def test(self, run, symptoms):

@@ -12,6 +12,7 @@ from .base import CLASSES_ONLY, Cause, Evidence, Threshold
 
 class DoubleSoftmax(Cause):
     id, title, fix, location = "double_softmax", "softmax applied twice", "code", "loss"
+    preflight = True
     tasks = CLASSES_ONLY
     signs = frozenset({"update_ratio", "gradient_flow", "no_gradient"})
     PROBS_SUM_DEV = Threshold(1e-3, "a softmax's rows sum to 1 within 1e-7; logits' rows are off by whole units")

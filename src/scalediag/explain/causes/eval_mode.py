@@ -10,6 +10,7 @@ from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 class EvalMode(Cause):
     id, title, fix, location = "eval_mode", "trained in eval mode", "code", "training_loop"
+    preflight = True
     explains, signs = DOWNSTREAM | {"label_noise"}, DOWNSTREAM_SIGNS
     # measured steps in eval mode: two, so that one step between a toggle is not a verdict
     EVAL_STEPS = Threshold(2, "0 in the 24 healthy program shapes of tests/test_watch_programs.py")

@@ -14,6 +14,7 @@ from .learning_rate import LrTooLow
 
 class GradClip(Cause):
     id, title, fix, location = "grad_clip", "gradient clipping pins every step", "configuration", "optimizer"
+    preflight = True
     explains, signs = DOWNSTREAM | {"lr_too_low"}, DOWNSTREAM_SIGNS
     # spread (max - min) / median of the step's total gradient norm
     PINNED = Threshold(0.01, "unclipped 1.07-1.59; AdamW clipped at 1.0, binding nearly always (and healthy: Adam "

@@ -23,6 +23,7 @@ def _estimated_preact(run: dict) -> tuple[str, float] | None:
 class InputScale(Cause):
     id, title, fix, location = ("input_scale", "inputs off the scale the weights were initialised for", "data",
                                 "preprocessing")
+    preflight = True
     explains = DOWNSTREAM | {"eps_dominates", "lr_too_low"}
     signs = DOWNSTREAM_SIGNS | {"init_loss", "preact_scale", "eps_dominates"}
     shown_by = frozenset({"init_loss", "preact_scale"})

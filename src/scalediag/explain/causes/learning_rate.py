@@ -13,6 +13,7 @@ from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 class LrTooHigh(Cause):
     id, title, fix, location = "lr_too_high", "learning rate too large", "configuration", "lr"
+    preflight = True
     explains, signs = DOWNSTREAM, DOWNSTREAM_SIGNS
     # each makes the first steps' ||dw||/||w|| large without a learning rate at fault: weights near 0 (a ratio over
     # a tiny norm), raw inputs (large gradients), labels that carry nothing (a failing run whose steps are 0.1-0.5,

@@ -11,6 +11,7 @@ from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 class MissingActivation(Cause):
     id, title, fix, location = "missing_activation", "missing activation between layers", "code", "activation"
+    preflight = True
     explains, signs = DOWNSTREAM | {"lr_too_low"}, DOWNSTREAM_SIGNS
 
     def where(self, run, evidence):

@@ -11,6 +11,7 @@ from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 class NoGradient(Cause):
     id, title, fix, location = "no_gradient", "graph cut: layers without gradient", "code", "layers"
+    preflight = True
     explains, signs = DOWNSTREAM | {"lr_too_low"}, DOWNSTREAM_SIGNS
 
     def where(self, run, evidence):

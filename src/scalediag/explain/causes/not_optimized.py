@@ -9,6 +9,7 @@ from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 class NotOptimized(Cause):
     id, title, fix, location = "not_optimized", "layers the optimizer does not hold", "code", "optimizer"
+    preflight = True
     explains, signs = DOWNSTREAM | {"lr_too_low"}, DOWNSTREAM_SIGNS
 
     def where(self, run, evidence):

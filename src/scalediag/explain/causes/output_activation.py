@@ -19,6 +19,7 @@ def _bounds(row: dict) -> tuple[float, float, float, float] | None:
 
 class OutputActivation(Cause):
     id, title, fix, location = "output_activation", "an activation on the output", "code", "activation"
+    preflight = True
     tasks = CLASSES_ONLY
     explains = DOWNSTREAM | {"lr_too_low", "lr_too_high", "missing_activation"}
     signs = DOWNSTREAM_SIGNS | {"init_loss"}

@@ -9,6 +9,7 @@ from .base import Cause, Evidence, Threshold
 
 class VanishingGradient(Cause):
     id, title, fix, location = "vanishing_gradient", "vanishing gradient", "model", "activation"
+    preflight = True
     signs = frozenset({"gradient_flow", "no_gradient", "update_ratio"})
     shown_by = frozenset({"gradient_flow", "no_gradient"})
     restates = frozenset({"gradient_flow"})  # the same first/last RMS ratio, against the symptom's wider range

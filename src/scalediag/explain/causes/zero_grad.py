@@ -20,6 +20,7 @@ def loss_change(run: dict) -> str:
 
 class GradCleared(Cause):
     id, title, fix, location = "grad_cleared", "gradients cleared before the step", "code", "training_loop"
+    preflight = True
     explains = DOWNSTREAM | {"lr_too_low", "labels_misaligned", "no_gradient"}
     signs = DOWNSTREAM_SIGNS
     # measured steps whose gradients backward computed and the step found cleared
@@ -53,6 +54,7 @@ class GradCleared(Cause):
 
 class GradAccumulation(Cause):
     id, title, fix, location = "grad_accumulation", "gradients never zeroed", "code", "training_loop"
+    preflight = True
     explains = DOWNSTREAM | {"lr_too_high", "lr_too_low", "eps_dominates"}
     signs = DOWNSTREAM_SIGNS | {"eps_dominates"}
     # of the measured steps after the first, those whose first backward found a gradient
