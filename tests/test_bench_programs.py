@@ -59,6 +59,10 @@ def test_a_faulty_and_a_healthy_program_scored_by_the_benchmark(tmp_path):
     assert scores["scalediag"] == {"faulty": 1, "healthy": 1, "detected": 1, "named": 1, "false_alarms": 0,
                                    "cause_exact": 1}
     assert set(scores) == set(suite.TOOLS)
+    # the pre-flight on the same program (a quarter of its data: 64 steps, under the pre-flight's 100)
+    early = suite._preflight(FAULTY, tmp_path, _env())
+    assert early["cause"] == "grad_accumulation" and early["steps"] <= 100, early
+    assert suite._case_named(_case(FAULTY, {"preflight": early}), "preflight")
 
 
 PEERS_MISSING = [t for t, module in (("torchtest2", "torchtest2"), ("torch-audit", "torch_audit"))

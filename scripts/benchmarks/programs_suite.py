@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import NamedTuple
 
+from scalediag.explain import preflight
 from scalediag.explain.chain import explain
 from scalediag.explain.scoring import location, verdicts
 
@@ -33,7 +34,8 @@ HERE = Path(__file__).resolve().parent
 PROGRAMS_DIR = HERE / "programs"
 PEERS = ("torchtest2", "torch-audit")
 BASELINES = ("autotrainer", "deepdiagnosis", "sagemaker")  # scalediag.explain.baselines.TOOLS
-TOOLS = ("scalediag", *PEERS, *BASELINES)
+PREFLIGHT = "preflight"  # `scalediag run --preflight`: the first 100 steps, then the script stopped
+TOOLS = ("scalediag", PREFLIGHT, *PEERS, *BASELINES)
 
 
 class Program(NamedTuple):
@@ -138,6 +140,23 @@ def _scalediag(name: str, out: Path, env: dict) -> dict:
             "watch_error": run.get("watch_error"), "verdicts": found}
 
 
+def _preflight(name: str, out: Path, env: dict) -> dict:
+    """The pre-flight's verdict: its primary cause's location, as scalediag's; the seconds are the whole process's,
+    to the verdict."""
+    run_dir = out / name / PREFLIGHT
+    seconds, stderr = _run([sys.executable, "-m", "scalediag", "run", "--preflight", "--dir", str(run_dir),
+                            f"{name}.py"], env)
+    record = run_dir / "metrics.json"
+    if not record.is_file():
+        return {"seconds": seconds, "error": stderr, "problems": [], "locations": []}
+    run = json.loads(record.read_text())
+    found = preflight.diagnose(run)
+    primary = found.causes[0].id if found.causes else None
+    return {"seconds": seconds, "steps": run.get("steps"), "cause": primary or "nothing found",
+            "problems": [c.id for c in found.causes], "locations": [loc] if primary and (loc := location(primary))
+            else [], "message": found.causes[0].evidence if found.causes else ""}
+
+
 def _peer(tool: str, name: str, out: Path, env: dict) -> dict:
     result_file = out / name / f"{tool}.json"
     result_file.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +172,8 @@ def _peer(tool: str, name: str, out: Path, env: dict) -> dict:
 
 
 def _job(tool: str, name: str, out: Path, env: dict) -> dict:
+    if tool == PREFLIGHT:
+        return _preflight(name, out, env)
     return _scalediag(name, out, env) if tool == "scalediag" else _peer(tool, name, out, env)
 
 
@@ -195,8 +216,8 @@ def programs_suite(args) -> dict:
     out = Path(tempfile.mkdtemp(prefix="scalediag-bench-programs-"))
     env = {**os.environ, "PROGRAMS_FRACTION": str(args.fraction), "OMP_NUM_THREADS": "1",
            "SCALEDIAG_TEST_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    jobs = [(name, tool) for name in names for tool in ("scalediag", *PEERS)]
-    print(f"{len(names)} programs x {1 + len(PEERS)} tools = {len(jobs)} runs into {out}, 2 at a time", flush=True)
+    jobs = [(name, tool) for name in names for tool in ("scalediag", PREFLIGHT, *PEERS)]
+    print(f"{len(names)} programs x {2 + len(PEERS)} tools = {len(jobs)} runs into {out}, 2 at a time", flush=True)
     start = time.perf_counter()
     results: dict[tuple[str, str], dict] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -210,7 +231,7 @@ def programs_suite(args) -> dict:
     for name in names:
         program, own = PROGRAMS[name], results[(name, "scalediag")]
         found = dict(own.pop("verdicts"))
-        for tool in PEERS:
+        for tool in (PREFLIGHT, *PEERS):
             found[tool] = results[(name, tool)]
         cases.append({"program": name, "family": program.family, "data": program.data,
                       "optimizer": program.optimizer, "causes": list(program.causes),
@@ -231,7 +252,24 @@ def programs_suite(args) -> dict:
             "peer_rules": {f"{t} {r}": {"location": loc, "counted": c, "why": why}
                            for (t, r), (loc, c, why) in PEER_RULES.items()},
             "seconds": {t: sum((c["verdicts"].get(t) or {}).get("seconds") or 0 for c in cases)
-                        for t in PEERS} | {"scalediag": sum(c["scalediag_run"]["seconds"] for c in cases)}}
+                        for t in (PREFLIGHT, *PEERS)}
+            | {"scalediag": sum(c["scalediag_run"]["seconds"] for c in cases)},
+            "median_seconds": _medians(cases)}
+
+
+def _medians(cases: list[dict]) -> dict:
+    """Each tool's median seconds per program to its verdict (whole processes), and the pre-flight's median share of
+    the full run's time, per program."""
+    import statistics
+
+    per = {t: [s for c in cases if (s := (c["verdicts"].get(t) or {}).get("seconds"))] for t in (PREFLIGHT, *PEERS)}
+    per["scalediag"] = [c["scalediag_run"]["seconds"] for c in cases]
+    out = {t: statistics.median(v) for t, v in per.items() if v}
+    shares = [c["verdicts"][PREFLIGHT]["seconds"] / c["scalediag_run"]["seconds"] for c in cases
+              if (c["verdicts"].get(PREFLIGHT) or {}).get("seconds") and c["scalediag_run"]["seconds"]]
+    if shares:
+        out["preflight_share_of_full_run"] = statistics.median(shares)
+    return out
 
 
 def _mark(case: dict, tool: str) -> str:
