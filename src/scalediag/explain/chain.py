@@ -10,12 +10,12 @@ from pathlib import Path
 from ..record import METRICS, read
 from .causes import CAUSES, ORDER
 from .causes.base import Evidence
-from .facts import task, unmeasured
+from .facts import task, too_short, unmeasured
 from .rules import Finding, diagnose, healthy_summary
 from .where import Location, unknown
 from .unexplained import unexplained
 
-TITLES = {"healthy": "healthy", "unexplained": "unexplained"}  # the verdicts that are no cause
+TITLES = {"healthy": "healthy", "unexplained": "unexplained", "too_short": "too short to tell"}  # verdicts, no cause
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ def explain(run: dict, symptoms: list[Finding] | None = None, only: frozenset | 
         why = unexplained(run, symptoms) if only is None else None
         if why:
             return Diagnosis("unexplained", [Found("unexplained", Evidence(why))], [], symptoms)
+        early = too_short(run) if only is None else None
+        if early:
+            return Diagnosis("too_short", [Found("too_short", Evidence(early))], [], symptoms)
         return Diagnosis("healthy", [], [], symptoms)
     _, signs = _explained(found[0].id)
     consequences = [f for f in symptoms if f.rule in signs]
@@ -88,7 +91,8 @@ def text_lines(run: dict, diagnosis: Diagnosis) -> list[str]:
     if not diagnosis.causes:
         return [f.message for f in diagnosis.others]
     primary, *rest = diagnosis.causes
-    lines = [f"**cause: {primary.title}** ({primary.id}): {primary.evidence}", *pointers(run, primary)]
+    head = "" if primary.id == "too_short" else "cause: "  # a verdict that names no cause
+    lines = [f"**{head}{primary.title}** ({primary.id}): {primary.evidence}", *pointers(run, primary)]
     shown = {primary.evidence}
     restated = {s for c in diagnosis.causes if c.id in CAUSES for s in CAUSES[c.id].restates}
     for f in diagnosis.consequences:

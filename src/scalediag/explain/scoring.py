@@ -19,7 +19,7 @@ def location(cause_id: str) -> str | None:
 
 def scalediag(run: dict) -> Verdict:
     diagnosis = explain(run)
-    if diagnosis.cause == "healthy":
+    if diagnosis.cause in ("healthy", "too_short"):  # too short to tell claims no fault
         return Verdict((), None)
     return Verdict(tuple(c.id for c in diagnosis.causes), location(diagnosis.cause))
 

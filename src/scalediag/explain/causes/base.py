@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ... import tags
-from ..facts import CLASSIFICATION, task
+from ..facts import CLASSIFICATION, short, task
 
 FIXES = ("code", "data", "schedule", "configuration", "model")  # where the user changes something
 # the fault benchmark's vocabulary of locations (DeepFD's and DeepDiagnosis's), which scoring reads
@@ -75,7 +75,9 @@ class Cause:
     preflight = False
 
     def applies(self, run: dict) -> bool:
-        return task(run) in self.tasks
+        """On the run's task; and, on a run too short (or a pre-flight too early) to judge its outcome, only where its
+        evidence needs no outcome (preflight)."""
+        return task(run) in self.tasks and (self.preflight or not (short(run) or run.get("preflight")))
 
     def test(self, run: dict, symptoms: list) -> Evidence | None:
         raise NotImplementedError

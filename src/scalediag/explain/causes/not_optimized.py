@@ -19,10 +19,11 @@ class NotOptimized(Cause):
 
     def remedy(self, run, evidence):
         opt, model = name(run, "optimizer", "optimizer"), name(run, "model", "model")
-        layers = list((evidence.values or {}).get("layers") or [])
-        return (f"build `{opt}` from `{model}.parameters()` after the model is complete (after "
-                + (f"`{layers[0]}` is assigned" if layers else "its last layer is assigned")
-                + f"), or add the new layers: `{opt}.add_param_group({{'params': ...}})`")
+        layers = ", ".join((evidence.values or {}).get("layers") or []) or "the layers named"
+        if source(run, "assigned", "", most=1):  # a layer assigned after the optimizer was built
+            return (f"build `{opt}` from `{model}.parameters()` after the model is complete (after {layers} is "
+                    f"assigned), or add the new layers: `{opt}.add_param_group({{'params': ...}})`")
+        return f"build `{opt}` from all of `{model}.parameters()` (it leaves out {layers})"
 
     def test(self, run, symptoms):
         layers = program(run).get("not_optimized") or {}
