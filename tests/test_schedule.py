@@ -134,6 +134,22 @@ def test_test_inputs_scaled_otherwise_are_preprocessing_mismatch(scale, expected
     assert inputs["eval"]["rms"] / inputs["train"]["rms"] == pytest.approx(scale, rel=0.2)
 
 
+def test_a_mismatch_is_named_by_the_healthy_runs_spread_of_test_over_train():
+    """The issue's case: test inputs 2.8x off the training inputs' scale, test loss 0.86 against 0.55 (1.6x): named,
+    though under the old harm line (2x + 0.1 = 1.2); the same inputs with a test loss of 0.62 (1.13x, within healthy
+    runs' 0.63-1.16) are not."""
+    from scalediag.explain.causes import said
+
+    inputs = {"train": {"rms": 0.45, "mean": 0.29, "min": 0.0, "max": 1.0},
+              "eval": {"rms": 1.26, "mean": 0.81, "min": 0.0, "max": 2.8}}
+    run = {"config": {"loss": {"name": "cross_entropy"}}, "program": {"inputs": inputs},
+           "history": [{"epoch": 1, "train_loss": 0.55, "test_loss": 0.86}],
+           "final": {"train_loss": 0.55, "test_loss": 0.86}}
+    assert "is 1.6x the training loss 0.55 (threshold 1.4x" in said("preprocessing_mismatch", run)
+    run["final"]["test_loss"] = 0.62
+    assert said("preprocessing_mismatch", run) is None
+
+
 @pytest.mark.parametrize("n,epochs,expected", [(48, 40, "overfitting"), (512, 4, "healthy")])
 def test_a_small_training_set_trained_long_is_overfitting(n, epochs, expected, tmp_path):
     model = mlp(hidden=256)
