@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--probe", type=int, default=1000, help="watch suite: probe images")
     parser.add_argument("--only", default="", help="programs suite: these programs only (comma-separated)")
     parser.add_argument("--fraction", type=float, default=1.0, help="programs suite: share of each data set used")
+    parser.add_argument("--rescore", default=None, help="programs suite: judge the records kept in this directory "
+                                                        "again (a run's, as it printed), running no program")
     parser.add_argument("--out", type=Path, default=None, help="default scripts/results/bench_<suite>.json")
     args = parser.parse_args()
     torch.set_flush_denormal(True)

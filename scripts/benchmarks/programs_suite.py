@@ -124,7 +124,11 @@ def _run(cmd: list[str], env: dict) -> tuple[float, str]:
 def _scalediag(name: str, out: Path, env: dict) -> dict:
     run_dir = out / name / "scalediag"
     seconds, stderr = _run([sys.executable, "-m", "scalediag", "run", "--dir", str(run_dir), f"{name}.py"], env)
-    record = run_dir / "metrics.json"
+    return _judged(run_dir / "metrics.json", seconds, stderr)
+
+
+def _judged(record: Path, seconds: float, stderr: str = "") -> dict:
+    """scalediag's and the rule sets' verdicts on one program's record."""
     if not record.is_file():
         return {"seconds": seconds, "error": stderr, "verdicts": {}}
     run = json.loads(record.read_text())
@@ -146,7 +150,10 @@ def _preflight(name: str, out: Path, env: dict) -> dict:
     run_dir = out / name / PREFLIGHT
     seconds, stderr = _run([sys.executable, "-m", "scalediag", "run", "--preflight", "--dir", str(run_dir),
                             f"{name}.py"], env)
-    record = run_dir / "metrics.json"
+    return _preflight_judged(run_dir / "metrics.json", seconds, stderr)
+
+
+def _preflight_judged(record: Path, seconds: float, stderr: str = "") -> dict:
     if not record.is_file():
         return {"seconds": seconds, "error": stderr, "problems": [], "locations": []}
     run = json.loads(record.read_text())
@@ -208,7 +215,31 @@ def score(cases: list[dict]) -> dict[str, dict]:
     return scores
 
 
+def rescore(args) -> dict:
+    """The last run's records (in args.rescore, the directory it printed) judged again by the current explain code,
+    the programs not run again: after a change of the rules, the same records against the same verdicts. The peers'
+    results and every run's seconds are kept from the JSON it wrote."""
+    path = args.out or Path("scripts/results/bench_programs.json")
+    kept, root = json.loads(path.read_text()), Path(args.rescore)
+    for case in kept["cases"]:
+        name = case["program"]
+        own = _judged(root / name / "scalediag" / "metrics.json", case["scalediag_run"]["seconds"])
+        peers = {t: case["verdicts"][t] for t in PEERS if t in case["verdicts"]}
+        early = _preflight_judged(root / name / PREFLIGHT / "metrics.json",
+                                  (case["verdicts"].get(PREFLIGHT) or {}).get("seconds") or 0.0)
+        case["verdicts"] = {**own.pop("verdicts"), PREFLIGHT: early, **peers}
+    cases = kept["cases"]
+    tools = score([c for c in cases if c["held_out"] < HELD_OUT])
+    held_out = score([c for c in cases if c["held_out"] == HELD_OUT])
+    _print(cases, tools, held_out)
+    return {**kept, "tools": tools, "held_out": held_out, "median_seconds": _medians(cases),
+            "rescored": {"records": str(root), "at": time.strftime("%Y-%m-%d %H:%M"),
+                         "why": "the rules changed after the run; the same records judged again"}}
+
+
 def programs_suite(args) -> dict:
+    if getattr(args, "rescore", None):
+        return rescore(args)
     names = [n for n in PROGRAMS if not args.only or n in args.only.split(",")]
     unknown = set(args.only.split(",")) - set(PROGRAMS) if args.only else set()
     if unknown:

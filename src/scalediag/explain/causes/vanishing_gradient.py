@@ -9,6 +9,9 @@ from .base import Cause, Evidence, Threshold
 
 class VanishingGradient(Cause):
     id, title, fix, location = "vanishing_gradient", "vanishing gradient", "model", "activation"
+    # in a pre-flight only over FLOW_DEPTH+ layers, where depth itself is the evidence: over 3 layers, a gradient
+    # below 1e-4 in the first steps came downstream of causes the pre-flight cannot judge yet (SGD at a learning rate
+    # too high, zero init, class-sorted batches in the program benchmark)
     preflight = True
     signs = frozenset({"gradient_flow", "no_gradient", "update_ratio"})
     shown_by = frozenset({"gradient_flow", "no_gradient"})
@@ -30,6 +33,8 @@ class VanishingGradient(Cause):
         fail = failing(run)
         hits = [(where, f) for where, f in flows if f[0] < self.VANISHED_FLOW or
                 (f[0] < self.FLOW_LOW and fail and len(f[1]) >= self.FLOW_DEPTH)]
+        if run.get("preflight"):
+            hits = [(where, f) for where, f in hits if len(f[1]) >= self.FLOW_DEPTH]
         if not hits:
             return None
         where, (ratio, rms) = min(hits, key=lambda h: h[1][0])
