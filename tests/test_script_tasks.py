@@ -68,6 +68,20 @@ def test_regression_and_reconstruction_are_their_own_tasks_and_healthy(tmp_path,
     assert len(losses) >= 3 and losses[-1] < losses[0]
 
 
+def test_a_regression_is_judged_against_predicting_its_targets_mean(tmp_path):
+    """Its baseline: the loss of predicting the targets' mean, their variance over the first epoch's training targets.
+    The healthy program ends at R² 0.93; with its targets shuffled apart from the inputs it stays at the mean
+    (R² -0.03): named as misaligned targets, where judged against its own start (a loss that hardly moves) it was
+    not judged at all."""
+    p, record = _both(tmp_path, "regression_mse", script_args=["shuffled"])
+    targets = record["targets"]
+    assert 0.5 < targets["var"] < 0.8 and targets["values"] >= 1024  # y = sin(3 x1) + x2^2, x uniform on [-1, 1]
+    assert "(labels_misaligned): the targets carry no information about the inputs" in p.stderr and "R² = " in p.stderr
+    (tmp_path / "healthy").mkdir()
+    healthy, record = _both(tmp_path / "healthy", "regression_mse")
+    assert "- healthy: nothing abnormal (R² 0.9" in healthy.stderr
+
+
 def test_a_regression_bug_gets_its_cause(tmp_path):
     p, record = _both(tmp_path, "regression_mse", "--epoch-steps", "32", script_args=["bug"])
     assert record["task"] == "regression" and "(grad_accumulation)" in p.stderr

@@ -15,6 +15,9 @@ read by the report.
     device, threads, blas_threads, versions
     host, pid     where the run's process runs: a "running" record whose process is gone was killed outright
     epoch, step, error   where a run stopped early: the epoch in progress, the step, what happened
+A watched run adds: task, classes, labels (the probe's), program (what the hooks saw of the loop, and where in the
+user's code: program.where), steps, targets (a mean-squared-error regression's first-epoch targets: mean, var,
+values), preflight (a pre-flight's steps and seconds), watch_error.
 """
 
 from __future__ import annotations

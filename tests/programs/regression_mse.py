@@ -7,6 +7,8 @@ from torch import nn
 torch.manual_seed(0)
 x = torch.rand(2048, 2) * 2 - 1
 y = (torch.sin(3 * x[:, 0]) + x[:, 1] ** 2).unsqueeze(1)
+if "shuffled" in sys.argv:  # the targets paired with other inputs: nothing to learn but their mean
+    y = y[torch.randperm(len(y))]
 xt, yt = x[1536:], y[1536:]
 x, y = x[:1536], y[:1536]
 model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))

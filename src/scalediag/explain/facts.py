@@ -13,6 +13,9 @@ CLASSES = 10  # Fashion-MNIST; a record may say otherwise ("classes")
 CLASSIFICATION = "classification"
 FAILING_LOSS = 0.4  # final training loss above this x ln(classes): the run has not learned
 FAILING_ACC = 0.5  # final test accuracy below this
+# a regression's final R² (against predicting the targets' mean) below this: it has learned next to nothing. Healthy:
+# tests/programs/regression_mse.py ends at R² 0.93 (4 epochs; -0.03 its shuffled-target twin, test_script_tasks.py)
+FAILING_R2 = 0.1
 # optimizer steps below which a watched run's outcome is not judged: a healthy 3-class MLP (SGD, lr 0.1) is still at
 # 85% of its initial loss after 16 steps, 72% after 32, and above the failing line until step ~176
 # (tests/test_short_runs.py); the benchmark's programs and the tests' loops all run 64 steps or more
@@ -144,6 +147,17 @@ def softmax_floor(c: int, low: float, high: float) -> float:
     return -math.log(math.exp(high) / (math.exp(high) + (c - 1) * math.exp(low)))
 
 
+def r_squared(run: dict) -> float | None:
+    """1 - the final training loss / the targets' variance, for a mean-squared-error regression whose targets were
+    measured (the loss of predicting their mean is their variance); None otherwise."""
+    var = (run.get("targets") or {}).get("var")
+    loss = final(run).get("train_loss")
+    name = ((run.get("config") or {}).get("loss") or {}).get("name")
+    if task(run) != "regression" or name != "mse_loss" or not var or loss is None:
+        return None
+    return 1 - loss / var
+
+
 def short(run: dict) -> bool:
     """A watched run of fewer than SHORT_STEPS optimizer steps: too few to judge its outcome by its loss."""
     steps = run.get("steps")
@@ -174,6 +188,11 @@ def failing(run: dict, judge_short: bool = False) -> str | None:
     if run.get("preflight") or (short(run) and not judge_short):
         return None
     f, ceiling = final(run), FAILING_LOSS * math.log(classes(run))
+    r2 = r_squared(run)
+    if r2 is not None and r2 < FAILING_R2:
+        var = run["targets"]["var"]
+        return (f"its training loss {f['train_loss']:.3g} is {f['train_loss'] / var:.0%} of the loss of predicting the "
+                f"targets' mean ({var:.3g}, their variance): R² = {r2:.2f}, below {FAILING_R2}")
     if not against_classes(run):  # no classes to set a baseline: the loss against its own start
         losses = [v for v in history(run, "train_loss") if v is not None]
         if len(losses) >= 2 and losses[-1] >= losses[0]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .. import tags
 from ..record import experiment, optimizer_name
-from .facts import classes, first_hidden, last_diag, layer_name
+from .facts import classes, first_hidden, last_diag, layer_name, r_squared
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
 
@@ -237,6 +237,9 @@ def healthy_summary(run: dict, harmless: bool = False) -> str:
              f"dead {what} {last[dead]:.0%}" if dead in last else None,
              f"update ratio {last[tags.update_ratio(first)]:.1e} (layer {first})"
              if first and tags.update_ratio(first) in last else None]
+    r2 = r_squared(run)
+    if r2 is not None:  # a regression against its baseline, predicting the targets' mean
+        parts.insert(0, f"R² {r2:.2f} against predicting the targets' mean")
     final = (run.get("final") or {}).get("train_loss")
     if not any(parts) and final is not None:
         parts.append(f"final training loss {final:.4g}")

@@ -57,6 +57,10 @@ class Losses(TorchFunctionMode):
             if torch.is_tensor(loss) and loss.numel() == 1:
                 self.watcher.seen_backward(loss.detach())
         out = func(*args, **kwargs)
+        if func in OTHERS:  # a regression's targets: its baseline (the watcher keeps those of the first epoch)
+            target = kwargs.get("target", args[1] if len(args) > 1 else None)
+            if torch.is_tensor(target):
+                self.watcher.seen_target(target)
         if func in LABELLED and not self.taken:
             self.taken = True
             target = kwargs.get("target", args[1] if len(args) > 1 else None)

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from ..measure.task import loss_name, reconstructs, task_of
+from ..measure.task import Targets, loss_name, reconstructs, task_of
 from ..measure.watch import Watch
 from .functional_losses import Labels, Losses
 
@@ -52,6 +52,7 @@ class ScriptWatch:
         self.functional, self.functional_on = Losses(self), False
         self.grown: dict | None = None  # the probe being grown: {"x": [...], "y": [...], "n": samples}
         self.pending: torch.Tensor | None = None  # a training call's input, until its loss shows its labels
+        self.targets: Targets | None = None  # a mean-squared-error regression's targets, over the first epoch
 
     # before watch attaches: find the model, its first inputs and labels
     def _pre(self, module, args):
@@ -107,6 +108,8 @@ class ScriptWatch:
             return
         if target is not None and torch.is_tensor(probe[0]):
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
+        if task == "regression" and name == "mse_loss":  # its baseline: the loss of predicting the targets' mean
+            self.targets = Targets()
         if target is None and self.watch.probe is not None and task in ("classification", "unknown"):
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
                   "its probe is measured without a loss or an accuracy", file=sys.stderr)
@@ -159,6 +162,8 @@ class ScriptWatch:
         # an evaluation's loss is often computed after its `with torch.no_grad()` block: what counts is the model's call
         mode = "eval" if self.evaluating else "train"
         self.losses[mode].append(loss)
+        if mode == "train":
+            self.seen_target(target)
         x, self.pending = self.pending, None
         if mode == "train" and self.grown is not None and x is not None and len(x) == len(target) \
                 and not target.is_floating_point() and self.grown["n"] < PROBE_SAMPLES:
@@ -168,6 +173,12 @@ class ScriptWatch:
         if mode == "eval" and torch.is_tensor(logits) and logits.dim() == 2 and not target.is_floating_point():
             self.losses["correct"] += (logits.argmax(1) == target).sum()
             self.losses["seen"] += len(target)
+
+    def seen_target(self, target: torch.Tensor) -> None:
+        """A training loss's target, into the regression baseline's sums (the first epoch's)."""
+        if self.targets is not None and not self.evaluating and torch.is_tensor(target) and \
+                target.is_floating_point():
+            self.targets.see(target)
 
     def seen_backward(self, loss: torch.Tensor) -> None:
         if not self.evaluating:  # the loss a training step minimises, where no labelled loss showed it
@@ -181,6 +192,9 @@ class ScriptWatch:
                 self.watch.grow_probe(torch.cat(self.grown["x"])[:PROBE_SAMPLES],
                                       torch.cat(self.grown["y"])[:PROBE_SAMPLES])
             self.grown = None
+        if self.targets is not None:  # the first epoch's targets are the baseline's
+            self.watch.record.update(targets=self.targets.summary())
+            self.targets = None
         mean = lambda v: float(torch.stack(v).float().mean()) if v else None  # noqa: E731
         seen = self.losses["seen"]
         self.watch.epoch_end(train_loss=mean(self.losses["train"]), test_loss=mean(self.losses["eval"]),

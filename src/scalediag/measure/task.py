@@ -42,3 +42,24 @@ def task_of(loss: str | None, reconstruction: bool = False) -> str:
     if reconstruction:
         return "generative"
     return LOSS_TASKS.get(loss, "unknown") if loss else "unknown"
+
+
+class Targets:
+    """A regression loss's training targets, summed on the device (in float64: a sum of squares in float32 loses the
+    variance of targets far from 0) over the first epoch: the baseline a regression run is judged against, the loss
+    of predicting their mean (their variance, for the mean squared error). Nothing syncs until summary()."""
+
+    def __init__(self):
+        self.sums: list | None = None
+
+    def see(self, target: torch.Tensor) -> None:
+        t = target.detach().reshape(-1).double() if target.device.type != "mps" else target.detach().reshape(-1)
+        found = [t.sum(), t.square().sum(), t.numel()]
+        self.sums = found if self.sums is None else [a + b for a, b in zip(self.sums, found)]
+
+    def summary(self) -> dict | None:
+        if self.sums is None or not self.sums[2]:
+            return None
+        total, squares, n = (float(v) for v in self.sums)
+        mean = total / n
+        return {"mean": mean, "var": max(squares / n - mean * mean, 0.0), "values": int(n)}

@@ -4,7 +4,7 @@ its own labels, while its steps are of a healthy size and its gradient reaches t
 from __future__ import annotations
 
 from ... import tags
-from ..facts import early_ratios, final, flow, last_diag
+from ..facts import early_ratios, final, flow, last_diag, r_squared, task
 from ..where import site, source
 from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 from .learning_rate import LrTooLow
@@ -13,7 +13,7 @@ from .vanishing_gradient import VanishingGradient
 
 class LabelsMisaligned(Cause):
     id, title, fix, location = "labels_misaligned", "labels misaligned with their inputs", "data", "labels"
-    tasks = CLASSES_ONLY
+    tasks = CLASSES_ONLY | {"regression"}  # a regression's targets against their variance, where it was measured
     explains = DOWNSTREAM | {"lr_too_low", "label_noise", "overfitting"}
     signs = DOWNSTREAM_SIGNS
     # spreads over the healthy runs of the doctor and program benchmarks, the bug examples and the tests (n = 38)
@@ -37,7 +37,36 @@ class LabelsMisaligned(Cause):
         return ("check that each input keeps its own label where the data is built: inputs and labels shuffled, "
                 "sorted, split or filtered by one and the same index, never one of them alone")
 
+    def _steps_healthy(self, run) -> list[float] | None:
+        """The early steps' sizes where they are healthy and the gradient has not vanished on its way back: the
+        optimisation is not what fails (None otherwise)."""
+        ratios = [v for _, _, v in early_ratios(run)]
+        if not ratios or not all(LrTooLow.RATIO_MIN <= v <= self.STEP_MAX for v in ratios):
+            return None  # the steps themselves are at fault
+        shrink = flow(last_diag(run))
+        # labels that carry nothing starve the first layers too: a CNN's first/last 0.0047 with misaligned labels,
+        # healthy CNNs 0.002-0.02; an 8-layer sigmoid MLP 3e-6
+        if shrink is not None and shrink[0] < VanishingGradient.VANISHED_FLOW:
+            return None
+        return ratios
+
+    def _regression(self, run) -> Evidence | None:
+        """A mean-squared-error regression no better than predicting its targets' mean (R² <= 0.1), with steps of a
+        healthy size: its targets carry no information about its inputs."""
+        r2 = r_squared(run)
+        ratios = self._steps_healthy(run) if r2 is not None and 1 - r2 >= self.MISALIGNED_LOSS else None
+        if ratios is None:
+            return None
+        return Evidence(
+            f"the targets carry no information about the inputs: the training loss ends at {1 - r2:.0%} of the "
+            f"targets' variance {run['targets']['var']:.3g} (what predicting their mean gives; R² = {r2:.2f}; "
+            f"threshold {self.MISALIGNED_LOSS:.0%}), while its steps are of a healthy size (||dw||/||w|| "
+            f"{min(ratios):.2g}-{max(ratios):.2g} at the early steps): targets and inputs misaligned (shuffled apart, "
+            f"or read in another order)", 1 - r2, self.MISALIGNED_LOSS)
+
     def test(self, run, symptoms):
+        if task(run) == "regression":
+            return self._regression(run)
         labels, loss = run.get("labels") or {}, final(run).get("train_loss")
         entropy, prior, own = labels.get("entropy"), labels.get("prior"), last_diag(run).get(tags.ACC_PROBE)
         test = final(run).get("test_acc")
@@ -46,13 +75,8 @@ class LabelsMisaligned(Cause):
         # at chance on its own training labels, or, where it memorised some of them, on the test set
         if own > prior + self.CHANCE_MARGIN and (test is None or test > prior + self.CHANCE_MARGIN):
             return None
-        ratios = [v for _, _, v in early_ratios(run)]
-        if not ratios or not all(LrTooLow.RATIO_MIN <= v <= self.STEP_MAX for v in ratios):
-            return None  # the steps themselves are at fault
-        shrink = flow(last_diag(run))
-        # nor a gradient that vanished on its way back (labels that carry nothing starve the first layers too: a
-        # CNN's first/last 0.0047 with misaligned labels, healthy CNNs 0.002-0.02; an 8-layer sigmoid MLP 3e-6)
-        if shrink is not None and shrink[0] < VanishingGradient.VANISHED_FLOW:
+        ratios = self._steps_healthy(run)
+        if ratios is None:
             return None
         return Evidence(
             f"the training labels carry no information about the inputs: the training loss ends at {loss:.3g}, "
