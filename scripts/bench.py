@@ -11,6 +11,7 @@
     python scripts/bench.py watch [--reps 15]  # scalediag.watch's cost on a small CNN's loop -> bench_watch.json
     python scripts/bench.py integrations [--reps 3]  # scalediag run, Lightning's callback -> bench_integrations.json
     python scripts/bench.py programs [--only a,b]  # faulty programs, scalediag and its peers -> bench_programs.json
+    python scripts/bench.py families [--reps 5]  # `scalediag run` on the task-family programs: CPU time -> bench_families.json
 
 epoch: seconds per training epoch at batch 32, variants alternated within one run.
 Variants: scalediag's loop with diagnostics off, on at the default cadence (every 50 steps, plus the per-epoch
@@ -33,13 +34,14 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import doctor, epoch, integrations, loop, processes, programs_suite, watch, writer
+from benchmarks import doctor, epoch, families, integrations, loop, processes, programs_suite, watch, writer
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")  # scripts/test_variants.sh
 SUITES = {"epoch": epoch.epoch_suite, "batch": loop.batch_suite, "sweep": processes.sweep_suite,
           "choices": loop.choices_suite, "writer": writer.writer_suite, "optimizer": epoch.optimizer_suite,
           "startup": processes.startup_suite, "doctor": doctor.doctor_suite, "watch": watch.watch_suite,
-          "integrations": integrations.integrations_suite, "programs": programs_suite.programs_suite}
+          "integrations": integrations.integrations_suite, "programs": programs_suite.programs_suite,
+          "families": families.families_suite}
 
 
 def machine() -> dict:

@@ -95,3 +95,28 @@ def test_a_gan_s_discriminator_is_not_blamed_for_the_generator_s_backward(tmp_pa
     (tmp_path / "bug").mkdir()
     bug, _ = _both(tmp_path / "bug", "gan_bce", script_args=["bug"])
     assert "(grad_accumulation)" in bug.stderr
+
+
+def test_an_lbfgs_closure_step_is_one_step(tmp_path):
+    """LBFGS evaluates the model up to max_iter times inside each step(closure): one optimizer step each, measured at
+    the cost of the step, not of every evaluation. The model is first called inside the first step's closure, after
+    that step's pre-hook, so watch attaches at the second: 7 of the 8 steps are counted."""
+    p, record = _both(tmp_path, "lbfgs_sine")
+    assert record["steps"] == 7 and record["status"] == "completed" and record["task"] == "regression"
+    assert "- healthy: nothing abnormal (R² 1.00" in p.stderr
+
+
+def test_a_binary_classifier_is_judged_against_predicting_its_positive_rate(tmp_path):
+    """BCEWithLogitsLoss on [N, 1] targets: the baseline is the entropy of the positive rate over the first epoch's
+    targets (a GAN's all-real and all-fake batches are left out of it). Healthy: R² 0.89; targets shuffled apart from
+    the points: named."""
+    p, record = _both(tmp_path, "binary_bce", script_args=["shuffled"])
+    assert record["task"] == "binary" and 0.35 < record["targets"]["mean"] < 0.45
+    assert "(labels_misaligned): the targets carry no information about the inputs" in p.stderr
+    assert "of the loss of predicting the positive rate 0.4" in p.stderr
+    (tmp_path / "healthy").mkdir()
+    healthy, _ = _both(tmp_path / "healthy", "binary_bce")
+    assert "- healthy: nothing abnormal (R² 0.89 against predicting the positive rate" in healthy.stderr
+    (tmp_path / "gan").mkdir()
+    _, gan = _both(tmp_path / "gan", "gan_bce")
+    assert gan["task"] == "binary" and gan["targets"] is None  # constant targets per call: no baseline

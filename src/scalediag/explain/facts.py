@@ -13,8 +13,9 @@ CLASSES = 10  # Fashion-MNIST; a record may say otherwise ("classes")
 CLASSIFICATION = "classification"
 FAILING_LOSS = 0.4  # final training loss above this x ln(classes): the run has not learned
 FAILING_ACC = 0.5  # final test accuracy below this
-# a regression's final R² (against predicting the targets' mean) below this: it has learned next to nothing. Healthy:
-# tests/programs/regression_mse.py ends at R² 0.93 (4 epochs; -0.03 its shuffled-target twin, test_script_tasks.py)
+# a regression's or binary classifier's final R² (1 - its loss against predicting the targets' mean) below this: it has
+# learned next to nothing. Healthy: tests/programs/regression_mse.py ends at R² 0.93 (4 epochs; -0.03 its
+# shuffled-target twin), binary_bce.py at 0.89 (5 epochs; test_script_tasks.py)
 FAILING_R2 = 0.1
 # optimizer steps below which a watched run's outcome is not judged: a healthy 3-class MLP (SGD, lr 0.1) is still at
 # 85% of its initial loss after 16 steps, 72% after 32, and above the failing line until step ~176
@@ -147,15 +148,25 @@ def softmax_floor(c: int, low: float, high: float) -> float:
     return -math.log(math.exp(high) / (math.exp(high) + (c - 1) * math.exp(low)))
 
 
-def r_squared(run: dict) -> float | None:
-    """1 - the final training loss / the targets' variance, for a mean-squared-error regression whose targets were
-    measured (the loss of predicting their mean is their variance); None otherwise."""
-    var = (run.get("targets") or {}).get("var")
-    loss = final(run).get("train_loss")
+def baseline(run: dict) -> tuple[float, str] | None:
+    """The loss of predicting the training targets' mean, where the record measured them, with what it is: a
+    mean-squared-error regression's, their variance; a binary classifier's, the entropy of its positive rate."""
+    targets = run.get("targets") or {}
     name = ((run.get("config") or {}).get("loss") or {}).get("name")
-    if task(run) != "regression" or name != "mse_loss" or not var or loss is None:
-        return None
-    return 1 - loss / var
+    if task(run) == "regression" and name == "mse_loss" and targets.get("var"):
+        return targets["var"], "the loss of predicting the targets' mean, their variance"
+    p = targets.get("mean")
+    if task(run) == "binary" and p is not None and 0 < p < 1:
+        entropy = -(p * math.log(p) + (1 - p) * math.log(1 - p))
+        return entropy, f"the loss of predicting the positive rate {p:.3g}, its entropy"
+    return None
+
+
+def r_squared(run: dict) -> float | None:
+    """1 - the final training loss / baseline(run): 1 for a perfect fit, 0 for predicting the targets' mean (a binary
+    classifier's too: the share of the positive rate's entropy it removed); None without a baseline."""
+    found, loss = baseline(run), final(run).get("train_loss")
+    return None if found is None or loss is None else 1 - loss / found[0]
 
 
 def short(run: dict) -> bool:
@@ -190,9 +201,9 @@ def failing(run: dict, judge_short: bool = False) -> str | None:
     f, ceiling = final(run), FAILING_LOSS * math.log(classes(run))
     r2 = r_squared(run)
     if r2 is not None and r2 < FAILING_R2:
-        var = run["targets"]["var"]
-        return (f"its training loss {f['train_loss']:.3g} is {f['train_loss'] / var:.0%} of the loss of predicting the "
-                f"targets' mean ({var:.3g}, their variance): R² = {r2:.2f}, below {FAILING_R2}")
+        value, what = baseline(run)
+        return (f"its training loss {f['train_loss']:.3g} is {f['train_loss'] / value:.0%} of {what} ({value:.3g}): "
+                f"R² = {r2:.2f}, below {FAILING_R2}")
     if not against_classes(run):  # no classes to set a baseline: the loss against its own start
         losses = [v for v in history(run, "train_loss") if v is not None]
         if len(losses) >= 2 and losses[-1] >= losses[0]:

@@ -239,7 +239,8 @@ def healthy_summary(run: dict, harmless: bool = False) -> str:
              if first and tags.update_ratio(first) in last else None]
     r2 = r_squared(run)
     if r2 is not None:  # a regression against its baseline, predicting the targets' mean
-        parts.insert(0, f"R² {r2:.2f} against predicting the targets' mean")
+        against = "the positive rate" if run.get("task") == "binary" else "the targets' mean"
+        parts.insert(0, f"R² {r2:.2f} against predicting {against}")
     final = (run.get("final") or {}).get("train_loss")
     if not any(parts) and final is not None:
         parts.append(f"final training loss {final:.4g}")

@@ -52,7 +52,7 @@ class ScriptWatch:
         self.functional, self.functional_on = Losses(self), False
         self.grown: dict | None = None  # the probe being grown: {"x": [...], "y": [...], "n": samples}
         self.pending: torch.Tensor | None = None  # a training call's input, until its loss shows its labels
-        self.targets: Targets | None = None  # a mean-squared-error regression's targets, over the first epoch
+        self.targets: Targets | None = None  # a regression's or binary classifier's targets, over the first epoch
 
     # before watch attaches: find the model, its first inputs and labels
     def _pre(self, module, args):
@@ -108,8 +108,8 @@ class ScriptWatch:
             return
         if target is not None and torch.is_tensor(probe[0]):
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
-        if task == "regression" and name == "mse_loss":  # its baseline: the loss of predicting the targets' mean
-            self.targets = Targets()
+        if task == "binary" or (task == "regression" and name == "mse_loss"):
+            self.targets = Targets(binary=task == "binary")  # the baseline: the loss of predicting the targets' mean
         if target is None and self.watch.probe is not None and task in ("classification", "unknown"):
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
                   "its probe is measured without a loss or an accuracy", file=sys.stderr)

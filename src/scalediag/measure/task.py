@@ -45,16 +45,24 @@ def task_of(loss: str | None, reconstruction: bool = False) -> str:
 
 
 class Targets:
-    """A regression loss's training targets, summed on the device (in float64: a sum of squares in float32 loses the
-    variance of targets far from 0) over the first epoch: the baseline a regression run is judged against, the loss
-    of predicting their mean (their variance, for the mean squared error). Nothing syncs until summary()."""
+    """A regression's or a binary classifier's training targets, summed on the device (in float64: a sum of squares
+    in float32 loses the variance of targets far from 0) over the first epoch: the baseline the run is judged
+    against, the loss of predicting their mean (their variance, for the mean squared error; the entropy of the
+    positive rate, for binary cross-entropy). Nothing syncs until summary().
 
-    def __init__(self):
+    binary: a call whose targets are all equal is left out (a GAN's discriminator is given all-real, then all-fake
+    batches: their rate says nothing of a classifier's baseline); weighted in on the device, so no branch syncs."""
+
+    def __init__(self, binary: bool = False):
+        self.binary = binary
         self.sums: list | None = None
 
     def see(self, target: torch.Tensor) -> None:
         t = target.detach().reshape(-1).double() if target.device.type != "mps" else target.detach().reshape(-1)
-        found = [t.sum(), t.square().sum(), t.numel()]
+        if not t.numel():
+            return
+        keep = (t.amax() != t.amin()).to(t.dtype) if self.binary else t.new_ones(())
+        found = [t.sum() * keep, t.square().sum() * keep, t.numel() * keep]
         self.sums = found if self.sums is None else [a + b for a, b in zip(self.sums, found)]
 
     def summary(self) -> dict | None:

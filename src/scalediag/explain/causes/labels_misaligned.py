@@ -4,7 +4,7 @@ its own labels, while its steps are of a healthy size and its gradient reaches t
 from __future__ import annotations
 
 from ... import tags
-from ..facts import early_ratios, final, flow, last_diag, r_squared, task
+from ..facts import baseline, early_ratios, final, flow, last_diag, r_squared, task
 from ..where import site, source
 from .base import CLASSES_ONLY, DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 from .learning_rate import LrTooLow
@@ -13,7 +13,7 @@ from .vanishing_gradient import VanishingGradient
 
 class LabelsMisaligned(Cause):
     id, title, fix, location = "labels_misaligned", "labels misaligned with their inputs", "data", "labels"
-    tasks = CLASSES_ONLY | {"regression"}  # a regression's targets against their variance, where it was measured
+    tasks = CLASSES_ONLY | {"regression", "binary"}  # against the targets' baseline, where it was measured
     explains = DOWNSTREAM | {"lr_too_low", "label_noise", "overfitting"}
     signs = DOWNSTREAM_SIGNS
     # spreads over the healthy runs of the doctor and program benchmarks, the bug examples and the tests (n = 38)
@@ -50,23 +50,23 @@ class LabelsMisaligned(Cause):
             return None
         return ratios
 
-    def _regression(self, run) -> Evidence | None:
-        """A mean-squared-error regression no better than predicting its targets' mean (R² <= 0.1), with steps of a
-        healthy size: its targets carry no information about its inputs."""
-        r2 = r_squared(run)
+    def _against_baseline(self, run) -> Evidence | None:
+        """A regression or binary classifier no better than predicting its targets' mean (R² <= 0.1, facts.baseline),
+        with steps of a healthy size: its targets carry no information about its inputs."""
+        r2, found = r_squared(run), baseline(run)
         ratios = self._steps_healthy(run) if r2 is not None and 1 - r2 >= self.MISALIGNED_LOSS else None
         if ratios is None:
             return None
+        value, what = found
         return Evidence(
-            f"the targets carry no information about the inputs: the training loss ends at {1 - r2:.0%} of the "
-            f"targets' variance {run['targets']['var']:.3g} (what predicting their mean gives; R² = {r2:.2f}; "
-            f"threshold {self.MISALIGNED_LOSS:.0%}), while its steps are of a healthy size (||dw||/||w|| "
-            f"{min(ratios):.2g}-{max(ratios):.2g} at the early steps): targets and inputs misaligned (shuffled apart, "
-            f"or read in another order)", 1 - r2, self.MISALIGNED_LOSS)
+            f"the targets carry no information about the inputs: the training loss ends at {1 - r2:.0%} of {what} "
+            f"{value:.3g} (R² = {r2:.2f}; threshold {self.MISALIGNED_LOSS:.0%}), while its steps are of a healthy "
+            f"size (||dw||/||w|| {min(ratios):.2g}-{max(ratios):.2g} at the early steps): targets and inputs "
+            f"misaligned (shuffled apart, or read in another order)", 1 - r2, self.MISALIGNED_LOSS)
 
     def test(self, run, symptoms):
-        if task(run) == "regression":
-            return self._regression(run)
+        if task(run) in ("regression", "binary"):
+            return self._against_baseline(run)
         labels, loss = run.get("labels") or {}, final(run).get("train_loss")
         entropy, prior, own = labels.get("entropy"), labels.get("prior"), last_diag(run).get(tags.ACC_PROBE)
         test = final(run).get("test_acc")
