@@ -13,6 +13,8 @@ from torch.utils.data import DataLoader, TensorDataset
 BUG = sys.argv[1] if len(sys.argv) > 1 else "none"
 torch.manual_seed(0)
 N, EPOCHS = (2048 if BUG == "label_noise" else 512), 4  # label noise: too few samples are memorised, noise and all
+if BUG == "overfitting":  # 48 samples trained 40 epochs: memorised
+    N, EPOCHS = 48, 40
 x, xt = torch.randn(N, 20), torch.randn(256, 20)
 y, yt = x[:, :4].argmax(1), xt[:, :4].argmax(1)
 if BUG == "unshuffled":
@@ -64,7 +66,7 @@ loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=BUG != "unshuffl
 loss_fn = F.nll_loss if BUG == "batch_mixing" else F.cross_entropy
 scale = 100.0 if BUG == "input_scale" else 1.0
 
-for epoch in range(EPOCHS):
+for epoch in range(EPOCHS):  # where: overfitting
     if BUG != "eval_mode":
         model.train()
     total = 0.0

@@ -44,6 +44,7 @@ PATTERNS = {
     "scheduler_built": r"\blr_scheduler\.\w+\(|\b\w+LR\(|\bReduceLROnPlateau\(",
     "cross_entropy": r"\b(?:cross_entropy|CrossEntropyLoss|nll_loss|NLLLoss)\b",
     "freeze": r"requires_grad_\(\s*False\s*\)|\.requires_grad\s*=\s*False",
+    "epoch_loop": r"^\s*for\s+\w*epoch\w*\s+in\b",
 }
 FORWARD_LINES = 150  # the model's forward is kept as source lines up to this many: the causes look into it
 

@@ -4,6 +4,7 @@ loss, while the training loss kept falling."""
 from __future__ import annotations
 
 from ..facts import TEST_GAP, TEST_SLACK, history
+from ..where import source
 from .base import Cause, Evidence, Threshold
 
 
@@ -16,6 +17,15 @@ class Overfitting(Cause):
     # or: the test loss stalled above its minimum while the training loss fell by this share since, ending far below
     # it (facts.TEST_GAP: healthy runs of the doctor benchmark end with test/train 1.1-1.3)
     TRAIN_FALL = Threshold(0.2, "the training loss's fall since the test minimum")
+
+    def where(self, run, evidence):
+        return source(run, "epoch_loop", "the epoch loop, to stop earlier", most=1)
+
+    def remedy(self, run, evidence):
+        best = (evidence.values or {}).get("best_epoch")
+        return (f"stop after epoch {best}, where the test loss was lowest (early stopping on the held-out loss)"
+                if best else "stop where the held-out loss is lowest") + \
+            ", or give the model more data or regularisation (weight decay, dropout, augmentation)"
 
     def test(self, run, symptoms):
         test, train = history(run, "test_loss"), history(run, "train_loss")
