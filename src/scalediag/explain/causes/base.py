@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ... import tags
 from ..facts import CLASSIFICATION, short, task
+from ..where import site, source
 
 FIXES = ("code", "data", "schedule", "configuration", "model")  # where the user changes something
 # the fault benchmark's vocabulary of locations (DeepFD's and DeepDiagnosis's), which scoring reads
@@ -85,14 +86,22 @@ class Cause:
     def near(self, run: dict, symptoms: list) -> Evidence | None:
         return None
 
+    # where its fix goes, declared where no name of the program's is needed: ("source" | "site", key, what the line
+    # is to it); a source key is one of measure.where.PATTERNS, a site one of the roles the hooks keep
+    points_at: tuple = ()
+    advice: str | None = None  # the fix, where it needs no name of the program's
+
     def where(self, run: dict, evidence: Evidence) -> list:
         """The user's lines this cause points at (explain/where.py's Locations, what each line is to it), from what
         the record keeps of the program; [] where it keeps none that matter."""
-        return []
+        found = []
+        for kind, key, shown_as in self.points_at:
+            found += source(run, key, shown_as, most=1) if kind == "source" else site(run, key, shown_as)
+        return found
 
     def remedy(self, run: dict, evidence: Evidence) -> str | None:
         """One concrete sentence of what to change, in the program's own names where the record has them."""
-        return None
+        return self.advice
 
     @classmethod
     def thresholds(cls) -> dict[str, Threshold]:

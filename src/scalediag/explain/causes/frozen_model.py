@@ -6,7 +6,6 @@ BatchNorm leaves nothing that can learn the mapping."""
 from __future__ import annotations
 
 from ..facts import failing
-from ..where import source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence
 
 NORMS = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "RMSNorm")  # class-name prefixes: they rescale
@@ -17,12 +16,9 @@ class FrozenModel(Cause):
     explains = DOWNSTREAM | {"labels_misaligned", "label_noise", "lr_too_low"}
     signs = DOWNSTREAM_SIGNS
 
-    def where(self, run, evidence):
-        return source(run, "freeze", "freezes parameters", most=2)
-
-    def remedy(self, run, evidence):
-        return ("unfreeze the layers that must learn (at least the last ones: requires_grad=True), and build the "
-                "optimizer from the parameters that train")
+    points_at = (("source", "freeze", "freezes parameters"),)
+    advice = ("unfreeze the layers that must learn (at least the last ones: requires_grad=True), and build the "
+              "optimizer from the parameters that train")
 
     def test(self, run, symptoms):
         model = (run.get("config") or {}).get("model") or {}

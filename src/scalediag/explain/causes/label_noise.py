@@ -6,7 +6,6 @@ import math
 
 from ... import tags
 from ..facts import classes, final, last_diag
-from ..where import source
 from .base import CLASSES_ONLY, Cause, Evidence, Threshold
 
 PROBE_SAMPLES = 1000  # the Hydra app's probe set (diag.probe_size); a watched run records its own
@@ -29,12 +28,9 @@ class LabelNoise(Cause):
         samples = (run.get("labels") or {}).get("samples") or PROBE_SAMPLES
         return test, own, max(self.NOISE_GAP, 3 * math.sqrt(own * (1 - own) / samples)), samples
 
-    def where(self, run, evidence):
-        return source(run, "data_loader", "where the training labels come from", most=1)
-
-    def remedy(self, run, evidence):
-        return ("check the training labels' source: the model agrees more with the test labels than with its own "
-                "training labels; clean or relabel them, or use a loss robust to noise (label smoothing)")
+    points_at = (("source", "data_loader", "where the training labels come from"),)
+    advice = ("check the training labels' source: the model agrees more with the test labels than with its own "
+              "training labels; clean or relabel them, or use a loss robust to noise (label smoothing)")
 
     def test(self, run, symptoms):
         found = self._gap(run)

@@ -11,6 +11,18 @@ from ..where import name, source
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
+def _construction(run: dict) -> list:
+    return source(run, "optimizer_built", "the optimizer's construction, its lr", most=1)
+
+
+def _change_lr(run: dict, way: str) -> str:
+    """The fix of a learning rate too large or too small, in the program's name for its optimizer."""
+    opt = name(run, "optimizer", "optimizer")
+    lr = ((run.get("config") or {}).get("optimizer") or {}).get("lr")
+    return f"{way} the learning rate in `{opt}`'s construction" + (f" (now {lr:g})" if isinstance(lr, float) else "") \
+        + ", by 10x to start with"
+
+
 class LrTooHigh(Cause):
     id, title, fix, location = "lr_too_high", "learning rate too large", "configuration", "lr"
     preflight = True
@@ -23,13 +35,10 @@ class LrTooHigh(Cause):
                                      "healthy range's top")
 
     def where(self, run, evidence):
-        return source(run, "optimizer_built", "the optimizer's construction, its lr", most=1)
+        return _construction(run)
 
     def remedy(self, run, evidence):
-        opt = name(run, "optimizer", "optimizer")
-        lr = ((run.get("config") or {}).get("optimizer") or {}).get("lr")
-        return (f"lower the learning rate in `{opt}`'s construction" + (f" (now {lr:g})" if isinstance(lr, float)
-                                                                        else "") + ", by 10x to start with")
+        return _change_lr(run, "lower")
 
     def test(self, run, symptoms):
         init, rows = run.get("init") or {}, run.get("early") or {}
@@ -73,13 +82,10 @@ class LrTooLow(Cause):
     LEARNED_LOSS = Threshold(0.2, "a converged SGD run's small steps at a low loss are healthy")
 
     def where(self, run, evidence):
-        return source(run, "optimizer_built", "the optimizer's construction, its lr", most=1)
+        return _construction(run)
 
     def remedy(self, run, evidence):
-        opt = name(run, "optimizer", "optimizer")
-        lr = ((run.get("config") or {}).get("optimizer") or {}).get("lr")
-        return (f"raise the learning rate in `{opt}`'s construction" + (f" (now {lr:g})" if isinstance(lr, float)
-                                                                        else "") + ", by 10x to start with")
+        return _change_lr(run, "raise")
 
     def test(self, run, symptoms):
         last = last_diag(run)

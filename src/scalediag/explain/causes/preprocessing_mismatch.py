@@ -4,7 +4,6 @@ and the test loss far above the training loss."""
 from __future__ import annotations
 
 from ..facts import final, program
-from ..where import site
 from .base import Cause, Evidence, Threshold
 
 
@@ -23,12 +22,9 @@ class PreprocessingMismatch(Cause):
                           "and augmentation in training put some below 1); the question's runs 0.96-1.07")
     HARM_SLACK = 0.05
 
-    def where(self, run, evidence):
-        return site(run, "eval_forward", "the evaluation's forward, fed inputs preprocessed otherwise")
-
-    def remedy(self, run, evidence):
-        return ("apply the training inputs' preprocessing (scaling, normalisation) to the evaluation inputs too, "
-                "with the training set's statistics")
+    points_at = (("site", "eval_forward", "the evaluation's forward, fed inputs preprocessed otherwise"),)
+    advice = ("apply the training inputs' preprocessing (scaling, normalisation) to the evaluation inputs too, with "
+              "the training set's statistics")
 
     def test(self, run, symptoms):
         inputs = program(run).get("inputs") or {}
