@@ -120,3 +120,20 @@ def test_a_binary_classifier_is_judged_against_predicting_its_positive_rate(tmp_
     (tmp_path / "gan").mkdir()
     _, gan = _both(tmp_path / "gan", "gan_bce")
     assert gan["task"] == "binary" and gan["targets"] is None  # constant targets per call: no baseline
+
+
+def test_training_in_forked_processes_runs_as_unwatched_and_is_said(tmp_path):
+    """Hogwild: two forked processes train a shared model. It hung under scalediag run: importing scalediag computed
+    two constants with torch, which started OpenMP's threads, and a child's first parallel op never returned. The
+    children now run unwatched (the hooks and function mode switched off in them), and the line says where the
+    training went."""
+    script = PROGRAMS / "hogwild.py"
+    p = run_cli(["run", "--dir", str(tmp_path / "run"), str(script)], cwd=tmp_path, timeout=300)
+    assert p.returncode == 0 and p.stdout.startswith("accuracy "), p.stderr
+    assert "the training ran in child processes" in p.stderr and "call scalediag.watch inside the worker" in p.stderr
+
+
+def test_a_dataloader_s_worker_processes_change_nothing(tmp_path):
+    """DataLoader(num_workers=2): its forked workers run the collation under no function mode of scalediag's."""
+    p, record = _both(tmp_path, "loader_workers")
+    assert record["steps"] == 96 and record["status"] == "completed" and "- healthy:" in p.stderr

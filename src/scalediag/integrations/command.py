@@ -3,6 +3,7 @@ pre-flight stops it (preflight.py), then the diagnosis printed and the script's 
 
 from __future__ import annotations
 
+import resource
 import runpy
 import sys
 import traceback
@@ -49,6 +50,7 @@ def run(argv: list[str]) -> int:
         print("scalediag run: error: --steps N (N >= 1) goes with --preflight", file=sys.stderr)
         return 2
     watcher = ScriptWatch(log_dir, opts.every, opts.epoch_steps)
+    watcher.children_cpu = _children_cpu()
     sys.argv = [str(opts.script), *opts.args]
     sys.path.insert(0, str(opts.script.resolve().parent))
     code, error = 0, None
@@ -76,6 +78,14 @@ def run(argv: list[str]) -> int:
         print(f"scalediag run: warning: could not finish the diagnosis ({type(e).__name__}: {e}); the script's exit "
               f"code {code} is kept", file=sys.stderr)
     return code
+
+
+CHILDREN_CPU = 0.5  # seconds of CPU in finished child processes: they did the work (a pip subprocess would not)
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _preflight(watcher: ScriptWatch, opts, check: Preflight) -> int:
@@ -109,6 +119,10 @@ def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> 
             print(f"scalediag run: the optimizer stepped {watcher.orphan_steps} times but holds none of the "
                   f"parameters of the module(s) the script trained ({', '.join(called[:3])}): they never change "
                   f"(build the optimizer from the model that is called, after the model is final)", file=sys.stderr)
+        elif _children_cpu() - watcher.children_cpu >= CHILDREN_CPU:
+            print(f"scalediag run: no optimizer step in the script's own process; the training ran in child processes "
+                  f"({_children_cpu() - watcher.children_cpu:.1f} s of their CPU), which scalediag run does not follow: "
+                  f"call scalediag.watch inside the worker function, one log_dir per process", file=sys.stderr)
         else:
             print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)
         return

@@ -20,6 +20,7 @@ returns the script's own exit code; the record stays for `scalediag report`.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +41,10 @@ PROBE_SAMPLES = 256
 class ScriptWatch:
     def __init__(self, log_dir: Path, every: int, epoch_steps: int):
         self.dir, self.every, self.epoch_steps = log_dir, every, epoch_steps
+        self.forked = False  # this is a child process forked from the watched script (a DataLoader worker, Hogwild)
+        # a forked child inherits the global hooks and the function mode: they are switched off there, or a child's
+        # torch calls run through a mode whose state is the parent's (Hogwild's workers hung in it)
+        os.register_at_fork(after_in_child=self._in_child)
         self.depth, self.roots, self.labels = 0, {}, {}
         self.orphan_steps = 0  # optimizer steps holding none of the called modules' parameters
         self.watch: Watch | None = None
@@ -53,6 +58,19 @@ class ScriptWatch:
         self.grown: dict | None = None  # the probe being grown: {"x": [...], "y": [...], "n": samples}
         self.pending: torch.Tensor | None = None  # a training call's input, until its loss shows its labels
         self.targets: Targets | None = None  # a regression's or binary classifier's targets, over the first epoch
+
+    def _in_child(self) -> None:
+        if self.forked:
+            return
+        self.forked, self.gave_up = True, True
+        for h in [*self.handles, *self.own]:
+            h.remove()
+        self.handles, self.own = [], []
+        self._functional_off()
+        self.labels_off()
+        if self.watch is not None:  # its hooks on the model: the child's copy trains unwatched, writes nothing
+            self.watch.steps.detach()
+            self.watch = None
 
     # before watch attaches: find the model, its first inputs and labels
     def _pre(self, module, args):

@@ -26,7 +26,11 @@ def _gelu_slope(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * (1 + torch.erf(z / math.sqrt(2))) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
 
 
-_GELU_MAX = float(_gelu_slope(torch.linspace(0, 4, 4001)).max())  # 1.129, at z = 1.41
+# the slopes' maxima on a grid, in plain Python: a torch computation at import would start OpenMP's threads, and a
+# script that forks after importing scalediag (Hogwild, under `scalediag run`) then hangs in its children's first
+# parallel op (GNU OpenMP is not fork-safe)
+_GELU_MAX = max(0.5 * (1 + math.erf(z / math.sqrt(2))) + z * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+                for z in (i / 1000 for i in range(4001)))  # 1.129, at z = 1.41
 
 
 def _silu_slope(z: torch.Tensor) -> torch.Tensor:
@@ -34,7 +38,7 @@ def _silu_slope(z: torch.Tensor) -> torch.Tensor:
     return s * (1 + z * (1 - s))
 
 
-_SILU_MAX = float(_silu_slope(torch.linspace(0, 6, 6001)).max())  # 1.100, at z = 2.40
+_SILU_MAX = max((s := 1 / (1 + math.exp(-z))) * (1 + z * (1 - s)) for z in (i / 1000 for i in range(6001)))  # 1.100
 
 # activation -> where its derivative at the pre-activation z is below SATURATION x its maximum
 SATURATES = {
