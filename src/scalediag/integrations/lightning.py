@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from lightning.pytorch import Callback
 
-from ..measure.inputs import per_sample
+from ..measure.inputs import first_samples, per_sample
 from ..measure.watch import Watch
 
 
@@ -52,12 +51,9 @@ class WatchCallback(Callback):
     def _probe(self, trainer, pl_module):
         if self.probe is not None:
             return self.probe
-        loader = trainer.train_dataloader
-        dataset, collate = getattr(loader, "dataset", None), getattr(loader, "collate_fn", None)
-        if dataset is None or collate is None or not hasattr(dataset, "__len__"):
+        batch = first_samples(trainer.train_dataloader, self.probe_size)
+        if batch is None:
             return None  # an iterable dataset: pass probe=(x, y)
-        with torch.random.fork_rng(devices=[]):
-            batch = collate([dataset[i] for i in range(min(self.probe_size, len(dataset)))])
         device = pl_module.device
         return tuple(per_sample(part, lambda t: t.to(device)) for part in (self.inputs(batch), self.labels(batch)))
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from ..measure.inputs import first_samples
 from ..measure.watch import Watch
 
 
@@ -37,12 +38,9 @@ class WatchCallback(TrainerCallback):
     def _probe(self, model, train_dataloader):
         if self.probe is not None:
             return self.probe
-        dataset = getattr(train_dataloader, "dataset", None)
-        collate = getattr(train_dataloader, "collate_fn", None)
-        if dataset is None or collate is None or not hasattr(dataset, "__len__"):
+        batch = first_samples(train_dataloader, self.probe_size)
+        if batch is None:
             return None
-        with torch.random.fork_rng(devices=[]):
-            batch = collate([dataset[i] for i in range(min(self.probe_size, len(dataset)))])
         batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in dict(batch).items()}
         labels = batch.pop(self.label_key, None)
         return (batch, labels) if labels is not None else None

@@ -106,3 +106,15 @@ class evaluating:
             m.training = mode
         self.rng.__exit__(*exc)
         return False
+
+
+def first_samples(loader, n: int):
+    """A trainer's probe: the first n samples of its training loader's dataset, collated by the loader's own
+    collate_fn, without touching its sampler (the batch order stays the user's) or the random state (a collate_fn or
+    a dataset that draws, augmentation, gets it back); None for an iterable dataset (no len, no index: pass a
+    probe). The integrations' callbacks share it."""
+    dataset, collate = getattr(loader, "dataset", None), getattr(loader, "collate_fn", None)
+    if dataset is None or collate is None or not hasattr(dataset, "__len__"):
+        return None
+    with torch.random.fork_rng(devices=[]):
+        return collate([dataset[i] for i in range(min(n, len(dataset)))])
