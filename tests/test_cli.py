@@ -134,7 +134,9 @@ def test_the_question_sweep_on_the_real_data_names_the_clip(tmp_path):
     report = p.stdout.split("Sweep summary", 1)[1]
     assert report.split("\n")[1].startswith("The question's 12.9: the raw pixels (divisor 1) with Keras' clamped loss "
                                             "end at training loss")  # the answer first
-    one = report.split("- divisor=1,loss=keras_clipped\n", 1)[1].split("divisor=255", 1)[0]
+    # the divisor-1 run's block: up to the next run's header (its fix names `divisor=255` too)
+    one = report.split("- divisor=1,loss=keras_clipped\n", 1)[1].split("- divisor=255,loss=keras_clipped\n", 1)[0]
+    assert "- fix: divide the pixels by 255 (`divisor=255`)" in one
     import re
 
     plateau, fraction = map(float, re.search(r"loss plateau at ([\d.]+) = clipped fraction ([\d.]+) x 16.118",

@@ -4,6 +4,7 @@ while the weights are at their design scale (bad_init is the other way round).""
 from __future__ import annotations
 
 from ... import tags
+from ...record import experiment
 from ..facts import first_hidden, gains, layer_name
 from ..where import site
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
@@ -48,8 +49,12 @@ class InputScale(Cause):
 
     def remedy(self, run, evidence):
         rms = (evidence.values or {}).get("input_rms")
-        return ("scale the inputs to about unit size where they are loaded (pixels / 255, or the training set's "
-                "mean and std)" + (f": their RMS is {rms:.3g}" if rms else ""))
+        shown = f": their RMS is {rms:.3g}" if rms else ""
+        if experiment(run) is not None:  # the question's own runs: the divisor is the preprocessing
+            return "divide the pixels by 255 (`divisor=255`): inputs of RMS about 0.45" + \
+                (f", where these have {rms:.3g}" if rms else "")
+        return "scale the inputs to about unit size where they are loaded (pixels / 255, or the training set's " \
+            f"mean and std){shown}"
 
     def test(self, run, symptoms):
         init, (layer, std, estimated) = run.get("init") or {}, self._std(run)
