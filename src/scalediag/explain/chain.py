@@ -58,26 +58,25 @@ def _explained(primary: str) -> tuple[frozenset, frozenset]:
     return causes, signs
 
 
-def explain(run: dict, symptoms: list[Finding] | None = None, only: frozenset | None = None) -> Diagnosis:
+def explain(run: dict, symptoms: list[Finding] | None = None) -> Diagnosis:
     """The run's causes in ORDER (the first is primary) and its symptoms split into what the primary cause explains
-    and the rest. symptoms: rules.diagnose(run) and any comparison findings; computed here when not given. only: the
-    causes asked (a pre-flight's); a run without one of them is then not judged `unexplained`."""
+    and the rest. symptoms: rules.diagnose(run) and any comparison findings; computed here when not given. A run too
+    early to judge by its outcome (short, or a pre-flight's) is asked only the causes that need none (Cause.applies),
+    and is never `unexplained` (facts.failure is None for it)."""
     symptoms = diagnose(run) if symptoms is None else symptoms
     found = []
     for cause_id in ORDER:
         cause = CAUSES[cause_id]
-        if only is not None and cause_id not in only:
-            continue
         evidence = cause.test(run, symptoms) if cause.applies(run) else None
         if evidence:
             found.append(Found(cause_id, evidence, tuple(cause.where(run, evidence)), cause.remedy(run, evidence)))
     # a divergence whose cause the evidence shows is that cause's consequence, not a cause of its own
     found = [f for f in found if f.id != "diverged"] or found
     if not found:
-        why = unexplained(run, symptoms) if only is None else None
+        why = unexplained(run, symptoms)
         if why:
             return Diagnosis("unexplained", [Found("unexplained", Evidence(why))], [], symptoms)
-        early = too_short(run) if only is None else None
+        early = too_short(run)
         if early:
             return Diagnosis("too_short", [Found("too_short", Evidence(early))], [], symptoms)
         return Diagnosis("healthy", [], [], symptoms)
@@ -159,14 +158,18 @@ def notes(run: dict) -> list[str]:
     return found
 
 
-def diagnose_dir(log_dir) -> Diagnosis:
-    """The diagnosis of the record in log_dir, with its text: what scalediag.diagnose returns."""
-    run = read(Path(log_dir) / METRICS)
+def diagnosed(run: dict) -> Diagnosis:
+    """The run's diagnosis with its text, as Markdown bullets."""
     found = explain(run)
     found.text = "\n".join(f"- {line}" for line in lines(run, found))
     return found
 
 
+def diagnose_dir(log_dir) -> Diagnosis:
+    """The diagnosis of the record in log_dir, with its text: what scalediag.diagnose returns."""
+    return diagnosed(read(Path(log_dir) / METRICS))
+
+
 def run_text(run: dict) -> str:
     """The run's own diagnosis as Markdown bullets (TensorBoard's Text dashboard, the end of a single run)."""
-    return "\n".join(f"- {line}" for line in lines(run, explain(run)))
+    return diagnosed(run).text

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..files import write_text_atomic
 from ..record import METRICS, experiment, optimizer_name, read
 from .causes import CAUSES
-from .chain import Diagnosis, explain, lines
+from .chain import Diagnosis, diagnosed, explain, lines
 from .facts import classes, task
 
 FILE = "diagnosis.md"
@@ -68,6 +68,5 @@ def write(run: dict, run_dir: Path, script: str | None = None, diagnosis: Diagno
 def diagnose_and_write(run_dir, script: str | None = None) -> tuple[Diagnosis, Path]:
     """The diagnosis of the record in run_dir, with its text, and the block written beside it: a run's end."""
     run = read(Path(run_dir) / METRICS)
-    found = explain(run)
-    found.text = "\n".join(f"- {line}" for line in lines(run, found))
+    found = diagnosed(run)
     return found, write(run, run_dir, script, found)

@@ -14,7 +14,9 @@ LATER = tuple(i for i in ORDER if not CAUSES[i].preflight)
 
 
 def diagnose(run: dict) -> Diagnosis:
-    return explain(run, only=EARLY)
+    """A pre-flight record's diagnosis: explain asks it only the EARLY causes (Cause.applies reads its preflight
+    mark), and never judges its outcome."""
+    return explain(run)
 
 
 def lines(run: dict, diagnosis: Diagnosis | None = None) -> list[str]:

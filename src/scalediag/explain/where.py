@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -21,9 +20,6 @@ class Location:
 
     def __str__(self) -> str:
         return f"{shown_path(self.file)}:{self.line} `{bare(self.code)}` ({self.role})"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "code": self.code, "role": self.role}
 
 
 def bare(code: str) -> str:
@@ -91,7 +87,3 @@ def unknown(run: dict) -> str | None:
     if not _where(run).get("sites"):
         return "this record keeps no lines of the program (recorded before scalediag located them)"
     return None
-
-
-def file_of(locations: list[Location]) -> str:
-    return Path(locations[0].file).name if locations else ""

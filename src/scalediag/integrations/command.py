@@ -119,9 +119,9 @@ def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> 
             print(f"scalediag run: the optimizer stepped {watcher.orphan_steps} times but holds none of the "
                   f"parameters of the module(s) the script trained ({', '.join(called[:3])}): they never change "
                   f"(build the optimizer from the model that is called, after the model is final)", file=sys.stderr)
-        elif _children_cpu() - watcher.children_cpu >= CHILDREN_CPU:
+        elif (children := _children_cpu() - watcher.children_cpu) >= CHILDREN_CPU:
             print(f"scalediag run: no optimizer step in the script's own process; the training ran in child processes "
-                  f"({_children_cpu() - watcher.children_cpu:.1f} s of their CPU), which scalediag run does not follow: "
+                  f"({children:.1f} s of their CPU), which scalediag run does not follow: "
                   f"call scalediag.watch inside the worker function, one log_dir per process", file=sys.stderr)
         else:
             print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)

@@ -59,8 +59,7 @@ class OptimizerSteps:
             return
         if not torch.is_grad_enabled():  # the user's evaluation: only its inputs' scale is kept
             self.checks.see_input(args, kwargs, "eval")
-            if "eval_forward" not in self.checks.where.sites:  # its line, once
-                self.checks.where.see("eval_forward", self.step)
+            self.checks.where.see("eval_forward", self.step)  # its line, kept once
             return
         self.forwards = True
         if not self.open or self.stepped:

@@ -115,23 +115,19 @@ class Sites:
     def summary(self, assigned: list[str] = ()) -> dict:
         """sites, names, and the source lines of the files they are in (read at an epoch's end, from linecache);
         assigned: layers whose assignment is looked for (`.head = `: a layer replaced after the optimizer)."""
+        forward = _forward(self.model)
         files = list(dict.fromkeys([*(s["file"] for s in self.sites.values() if "file" in s),
-                                    *([self._model_file()] if self.sites and self._model_file() else [])]))
+                                    *([forward["file"]] if self.sites and forward else [])]))
         source = {k: found for k, pattern in PATTERNS.items() if (found := _grep(files, pattern))}
         for layer in assigned:
             attr = re.escape(layer.rsplit(".", 1)[-1])
             found = _grep(files, rf"\.{attr}\s*=[^=]")
             if found:
                 source.setdefault("assigned", []).extend(found[:2])
-        forward = _forward(self.model)
         scheduler = self._scheduler(files)
         if scheduler:
             source["scheduler_step"] = scheduler
         return {"sites": self.sites, "names": self.names, "source": source, "forward": forward}
-
-    def _model_file(self) -> str | None:
-        forward = _forward(self.model)
-        return forward["file"] if forward else None
 
     def _scheduler(self, files: list[str]) -> list[dict]:
         """`name.step(` lines of the variables a scheduler's construction is assigned to."""
@@ -157,12 +153,10 @@ def _forward(model: torch.nn.Module) -> dict | None:
     return {"file": file, "first": first, "code": [line.rstrip("\n") for line in lines[:FORWARD_LINES]]}
 
 
-def _grep(files: list[str], pattern: str, first: int = 1, last: int | None = None) -> list[dict]:
+def _grep(files: list[str], pattern: str) -> list[dict]:
     found, regex = [], re.compile(pattern)
     for file in files:
         for n, line in enumerate(linecache.getlines(file), start=1):
-            if n < first or (last is not None and n > last):
-                continue
             code = line.split("#", 1)[0]  # a comment that names the call is not the call
             if regex.search(code):
                 found.append({"file": file, "line": n, "code": line.strip()})
