@@ -33,17 +33,35 @@ def test_every_program_has_its_file_a_marked_bug_and_known_causes():
     from scalediag.explain.causes import CAUSES
 
     files = {p.stem for p in suite.PROGRAMS_DIR.glob("*.py")} - {"fmnist", "markers"}
-    assert files == set(suite.PROGRAMS)
-    for name, program in suite.PROGRAMS.items():
+    classifiers = {n: p for n, p in suite.PROGRAMS.items() if not p.task_family}
+    assert files == set(classifiers)
+    for name, program in classifiers.items():
         text = (suite.PROGRAMS_DIR / f"{name}.py").read_text()
         assert ("# BUG" in text) == program.faulty, name  # its bug marked in the code, none in a healthy program
         assert ("Held out" in text) == bool(program.held_out), name
         assert ("second round" in text) == (program.held_out == 2), name
         assert all(c in CAUSES for c in program.causes)
-    main = [p for p in suite.PROGRAMS.values() if p.held_out < suite.HELD_OUT]
+    main = [p for p in classifiers.values() if p.held_out < suite.HELD_OUT]
     assert sum(p.faulty for p in main) >= 30 and sum(not p.faulty for p in main) >= 10
     assert len({p.family for p in main}) >= 5 and len({p.optimizer for p in main}) >= 3
     assert len({p.data for p in main}) >= 2
+
+
+def test_the_task_families_each_have_a_healthy_program_and_a_bug_made_by_its_arguments():
+    """tests/programs/: one header line per variant, its arguments what the script reads from sys.argv; at least 8
+    families, each with a healthy variant, and a bug variant for all but the autoencoder."""
+    from scalediag.explain.causes import CAUSES
+
+    families: dict[str, list] = {}
+    for name, program in suite.PROGRAMS.items():
+        if program.task_family:
+            families.setdefault(program.family, []).append(program)
+            text = program.path.read_text()
+            assert all(f'"{a}" in sys.argv' in text or f'"{a}" not in sys.argv' in text for a in program.args), name
+            assert name == "-".join([program.path.stem, *program.args]) and all(c in CAUSES for c in program.causes)
+    assert len(families) >= 8
+    assert all(any(not p.faulty for p in v) for v in families.values())
+    assert sum(any(p.faulty for p in v) for v in families.values()) >= len(families) - 1
 
 
 @requires_real_data

@@ -26,7 +26,8 @@ def _both(tmp_path, name, *args, script_args=()):
 
 
 def test_a_probe_that_cannot_be_taken_is_left_out_and_the_steps_still_measured(tmp_path):
-    """[T, B] tokens -> [T*B, V]: the probe is refused (it used to end the watch, and turn exit 0 into 1: the labels'
+    """[T, B] tokens -> [T, B, V] log-probabilities, flattened outside the model: the probe is refused (it used to end
+    the watch, and turn exit 0 into 1: the labels'
     function mode was left twice); the steps are measured, and what was not is said, never 'healthy'."""
     p, record = _both(tmp_path, "lm_sequence_first")
     assert "measuring without a probe" in p.stderr and "not watching" not in p.stderr
@@ -137,3 +138,53 @@ def test_a_dataloader_s_worker_processes_change_nothing(tmp_path):
     """DataLoader(num_workers=2): its forked workers run the collation under no function mode of scalediag's."""
     p, record = _both(tmp_path, "loader_workers")
     assert record["steps"] == 96 and record["status"] == "completed" and "- healthy:" in p.stderr
+
+
+@pytest.mark.parametrize("style", ["data", "no_grad"])
+def test_a_loop_without_torch_optim_is_measured_from_its_backward_passes(tmp_path, style):
+    """`p.data.add_(p.grad, alpha=-lr)` with .grad set to None, and `p -= lr * p.grad` under no_grad with
+    .grad.zero_(): no optimizer step hook fires. The model called again after a backward pass with its weights
+    changed is the sign; each backward pass and the update after it is a step (the first, before watch attached,
+    counted): 5 epochs of 48 batches, 240 steps. It used to say 'no optimizer step was taken: nothing to diagnose'."""
+    p, record = _both(tmp_path, "handwritten_sgd", script_args=[style] if style == "no_grad" else [])
+    assert record["steps"] == 240 and record["config"]["optimizer"]["_target_"] == "hand-written update"
+    assert record["task"] == "classification" and record["labels"]["classes"] == 3
+    assert {"2", "4", "8", "16", "32"} <= set(record["early"])  # measured from the second step on
+    assert "- healthy: nothing abnormal (initial loss 1.09 (ln 3 = 1.10)" in p.stderr
+
+
+def test_a_hand_written_loop_that_never_clears_its_gradients_is_named_with_its_lines(tmp_path):
+    p, record = _both(tmp_path, "handwritten_sgd", script_args=["no_grad", "bug"])
+    assert "(grad_accumulation)" in p.stderr and "each p.grad cleared once per step" in p.stderr
+    assert "handwritten_sgd.py:40 `p -= lr * p.grad` (the update, with no .grad cleared since the last)" in p.stderr
+    assert "- fix: clear each parameter's gradient once per step, after the update at line 40" in p.stderr
+
+
+@pytest.mark.parametrize("variant", ["by_hand", "optim"])
+def test_a_sequence_first_language_model_is_probed_whole_and_healthy(tmp_path, variant):
+    """[T, B] tokens and a hidden state in, [T*B, V] log-probabilities out, nn.NLLLoss on [T*B] targets: the probe
+    (the first batch with its hidden state) cannot be cut into samples, and is measured whole, one label per output
+    row. The canonical update by hand (clipped, p.data.add_) and torch.optim.SGD give the same numbers and verdict."""
+    p, record = _both(tmp_path, "lm_tokens", script_args=[variant] if variant == "optim" else [])
+    assert record["task"] == "classification" and record["config"]["loss"]["name"] == "nll_loss"
+    assert record["labels"]["classes"] == 50 and record["labels"]["samples"] == 20 * 16
+    assert record["init"] is not None and record["program"]["batch_mixing"] is None  # which axis is the batch: unknown
+    assert record["steps"] == 189 and "- healthy: the run learned and no cause holds" in p.stderr
+    assert "(lr_too_high)" not in p.stderr and "(batch_mixing)" not in p.stderr
+
+
+def test_a_language_model_that_never_zeroes_its_gradients_is_named(tmp_path):
+    p, record = _both(tmp_path, "lm_tokens", script_args=["bug"])
+    assert "(grad_accumulation)" in p.stderr and record["task"] == "classification"
+
+
+@pytest.mark.parametrize("name, cause, task", [("vae_bce", "grad_cleared", "generative"),
+                                               ("lbfgs_sine", "not_optimized", "regression"),
+                                               ("reinforce_bandit", "grad_accumulation", "unknown")])
+def test_a_bug_of_the_code_is_named_whatever_the_task(tmp_path, name, cause, task):
+    """The causes of the code need no classes: a VAE whose zero_grad() sits between backward() and step(), LBFGS
+    built without the output layer (8 steps: too short to judge an outcome, not to see this), a policy gradient
+    that never zeroes its gradients."""
+    p, record = _both(tmp_path, name, script_args=["bug"])
+    primary = next(line for line in p.stderr.splitlines() if line.startswith("- **cause: "))
+    assert record["task"] == task and f"({cause})" in primary

@@ -226,3 +226,32 @@ def test_activations_applied_as_functions_are_measured_at_the_probe(data, tmp_pa
     dead = FunctionalCNN(bias=-50.0)
     train(dead, torch.optim.Adam(dead.parameters(), lr=1e-3), data, 255.0, tmp_path / "dead", epochs=1)
     assert json.loads((tmp_path / "dead" / "metrics.json").read_text())["init"]["act/fc1/dead_fraction"] == 1.0
+
+
+def test_a_loop_without_an_optimizer_is_watched_with_none(tmp_path):
+    """watch(model, None, dir): the loop updates the weights itself. A step is a backward pass and the update after
+    it (read at the model's next call): each is counted, and a measured step's update ratio is the one the loop
+    made, ||w_after - w_before|| / ||w_after||, computed here from copies of the weights."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))
+    x, y = torch.randn(64, 16), torch.randint(0, 3, (64,))
+    expected = {}
+    with scalediag.watch(model, None, tmp_path / "run", every=10, probe=(x[:32], y[:32]), quiet=True) as w:
+        for step in range(1, 61):
+            before = model[0].weight.detach().clone()
+            F.cross_entropy(model(x), y).backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p -= 0.05 * p.grad
+                    p.grad = None
+            if step == 4:
+                after = model[0].weight.detach()  # a layer's ratio is its weight's (its bias left out)
+                expected[step] = float((after - before).norm() / after.norm())
+            if step % 20 == 0:
+                w.epoch_end(train_loss=1.0)
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["steps"] == 60 and record["config"]["optimizer"]["_target_"] == "hand-written update"
+    # float32 norms of 512 entries summed in another order: within 1e-4 on any CPU (the rounding is ~1e-7)
+    assert record["early"]["4"]["update/0/ratio"] == pytest.approx(expected[4], rel=1e-4) and expected[4] > 0
+    assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
+    assert not any(p._post_accumulate_grad_hooks for p in model.parameters())

@@ -31,13 +31,17 @@ CASES = {
     "labels out of range": (lambda m: dict(probe=(X, Y + 5)), ValueError,
                             r"^scalediag\.watch: probe: labels from 5 to 7, outside the model's 3 classes \(0 to 2\)"),
     "labels of another length": (lambda m: dict(probe=(X, Y[:10])), ValueError,
-                                 r"^scalediag\.watch: probe: 20 inputs but labels of shape \[10\]"),
+                                 r"^scalediag\.watch: probe: the model's output for its 10 labels is \[20, 3\]; the "
+                                 r"probe needs \[samples, classes\] logits for its labels, one row per label"),
     "empty probe": (lambda m: dict(probe=(X[:0], Y[:0])), ValueError, r"^scalediag\.watch: probe: empty \(0 samples\)"),
     "probe not a pair": (lambda m: dict(probe=X), TypeError, r"^scalediag\.watch: probe must be a pair"),
     "optimizer of another model": (lambda m: dict(optimizer=torch.optim.SGD(mlp().parameters(), lr=0.1)), ValueError,
                                    r"^scalediag\.watch: optimizer: holds none of the Sequential's parameters"),
     "not an optimizer": (lambda m: dict(optimizer=object()), TypeError,
                          r"^scalediag\.watch: optimizer: needs a torch\.optim\.Optimizer"),
+    "no optimizer, nothing to update": (lambda m: dict(optimizer=None, model=m.requires_grad_(False)), ValueError,
+                                        r"^scalediag\.watch: optimizer=None: none of the Sequential's parameters "
+                                        r"requires grad"),
     "every 0": (lambda m: dict(every=0), ValueError, r"^scalediag\.watch: every=0: must be an integer >= 1"),
     "not a module": (lambda m: dict(model=lambda x: x), TypeError,
                      r"^scalediag\.watch: model must be a torch\.nn\.Module, got function"),

@@ -1,5 +1,5 @@
 """What `scalediag run` costs on the programs of other task families (tests/programs/: a sequence-first language
-model, a policy gradient, a VAE, a regression, an autoencoder, a GAN, LBFGS with a closure, a binary classifier):
+model with its update written by hand, a classifier trained without torch.optim, a policy gradient, a VAE, a regression, an autoencoder, a GAN, LBFGS with a closure, a binary classifier):
 the CPU time (user + system) of the whole process, watched against plain, runs alternated so that the machine's drift
 hits both. These programs train for 1-3 s, so the fixed cost (scalediag's imports, the probe at entry and at each
 epoch's end) weighs more than on a real run; the ratio of the medians is given per program and as a median over them.
@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "tests" / "programs"
-FAMILIES = ("lm_sequence_first", "reinforce_bandit", "vae_bce", "regression_mse", "autoencoder_mse", "gan_bce",
-            "lbfgs_sine", "binary_bce")
+FAMILIES = ("lm_tokens", "handwritten_sgd", "reinforce_bandit", "vae_bce", "regression_mse", "autoencoder_mse",
+            "gan_bce", "lbfgs_sine", "binary_bce")
 
 
 def _cpu(cmd: list[str]) -> float:

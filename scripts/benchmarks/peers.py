@@ -73,7 +73,7 @@ class PeerRun(ScriptWatch):
 def main() -> int:
     tool, out, script = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     peer = PeerRun(tool)
-    sys.argv = [str(script)]
+    sys.argv = [str(script), *sys.argv[4:]]  # the program's own arguments: the variant it runs
     sys.path.insert(0, str(script.resolve().parent))
     start = time.perf_counter()
     peer.labels_on()

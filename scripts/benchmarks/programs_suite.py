@@ -9,6 +9,10 @@ written after the rules were fixed, in rounds: the last round (HELD_OUT) is scor
 programs count with the others once a rule has changed for them. Each program is a user's standalone script: they
 repeat each other's loops on purpose, so that each reads whole.
 
+The task families (tests/programs/: language models, a GAN, a VAE, regression, binary classification, hand-written
+updates, LBFGS, a policy gradient) are scored apart, as the families: their programs run by the test suite too, each
+variant a header line of its own with the arguments that make it (`args=bug`).
+
     python scripts/bench.py programs [--only a,b] [--fraction 1]   -> scripts/results/bench_programs.json
 """
 
@@ -32,6 +36,7 @@ from . import traincheck_probe
 
 HERE = Path(__file__).resolve().parent
 PROGRAMS_DIR = HERE / "programs"
+FAMILIES_DIR = HERE.parents[1] / "tests" / "programs"
 PEERS = ("torchtest2", "torch-audit")
 BASELINES = ("autotrainer", "deepdiagnosis", "sagemaker")  # scalediag.explain.baselines.TOOLS
 PREFLIGHT = "preflight"  # `scalediag run --preflight`: the first 100 steps, then the script stopped
@@ -44,6 +49,9 @@ class Program(NamedTuple):
     optimizer: str
     causes: tuple[str, ...]  # the scalediag causes that name its bug; () for a healthy program
     held_out: int = 0  # the round it was written in, after the rules were fixed (0: written with them)
+    path: Path | None = None  # the script
+    args: tuple[str, ...] = ()  # the arguments that make this variant of it
+    task_family: bool = False  # one of the task families (tests/programs/), scored apart
 
     @property
     def faulty(self) -> bool:
@@ -51,23 +59,43 @@ class Program(NamedTuple):
 
 
 HELD_OUT = 2  # the round scored apart: written after the rules were last changed; the earlier rounds are developed
-HEADER = "# bench: "  # a program's first line: family=... | data=... | optimizer=... | causes=a,b or none[ | held_out=N]
+# a program's first line: family=... | data=... | optimizer=... | causes=a,b or none[ | held_out=N][ | args=a b]; a
+# task family's script has one such line per variant, at its top
+HEADER = "# bench: "
 
 
-def read_header(path: Path) -> Program:
-    """A program as its own first line declares it: what it is, and the causes that name its bug."""
-    line = path.read_text().split("\n", 1)[0]
-    if not line.startswith(HEADER):
+def read_headers(path: Path, task_family: bool = False) -> list[tuple[str, Program]]:
+    """A program's variants as its own first lines declare them: what each is, the causes that name its bug, the
+    arguments that make it; named after the script, and its arguments where it has any (lm_tokens-bug)."""
+    lines = path.read_text().split("\n")
+    if not lines[0].startswith(HEADER):
         raise ValueError(f"{path.name}: its first line must be '{HEADER}family=... | data=... | optimizer=... | "
                          f"causes=...'")
-    fields = dict(part.strip().split("=", 1) for part in line[len(HEADER):].split("|"))
-    causes = () if fields["causes"] == "none" else tuple(fields["causes"].split(","))
-    return Program(fields["family"], fields["data"], fields["optimizer"], causes, int(fields.get("held_out", 0)))
+    found = []
+    for line in lines:
+        if not line.startswith(HEADER):
+            break
+        fields = dict(part.strip().split("=", 1) for part in line[len(HEADER):].split("|"))
+        causes = () if fields["causes"] == "none" else tuple(fields["causes"].split(","))
+        args = tuple(fields.get("args", "").split())
+        found.append(("-".join([path.stem, *args]),
+                      Program(fields["family"], fields["data"], fields["optimizer"], causes,
+                              int(fields.get("held_out", 0)), path, args, task_family)))
+    return found
 
 
-# every script with a header in programs/ (fmnist.py and markers.py are their data), developed ones first
-PROGRAMS = dict(sorted(((p.stem, read_header(p)) for p in PROGRAMS_DIR.glob("*.py")
-                        if p.read_text().startswith(HEADER)), key=lambda kv: (kv[1].held_out, kv[0])))
+# every script with a header in programs/ (fmnist.py and markers.py are their data), developed ones first; then the
+# task families' variants
+PROGRAMS = dict(sorted((v for p in PROGRAMS_DIR.glob("*.py") if p.read_text().startswith(HEADER)
+                        for v in read_headers(p)), key=lambda kv: (kv[1].held_out, kv[0])))
+PROGRAMS |= dict(sorted(v for p in FAMILIES_DIR.glob("*.py") if p.read_text().startswith(HEADER)
+                        for v in read_headers(p, task_family=True)))
+
+
+def _command(name: str) -> list[str]:
+    """The script and its variant's arguments, as a command line's tail."""
+    program = PROGRAMS[name]
+    return [str(program.path), *program.args]
 # (peer, its rule or check) -> (the location its message points at, or None: detection only; whether it says the
 # training is wrong at all; why). A finding counts as detecting where the second field holds, as naming a program's
 # bug where its location is one of the program's (scoring.location of the program's causes).
@@ -115,15 +143,16 @@ def _locations(program: Program) -> list[str]:
     return sorted({loc for c in program.causes if (loc := location(c))})
 
 
-def _run(cmd: list[str], env: dict) -> tuple[float, str]:
+def _run(cmd: list[str], env: dict, cwd: Path = PROGRAMS_DIR) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=PROGRAMS_DIR, env=env)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
     return time.perf_counter() - start, done.stderr[-3000:]
 
 
 def _scalediag(name: str, out: Path, env: dict) -> dict:
     run_dir = out / name / "scalediag"
-    seconds, stderr = _run([sys.executable, "-m", "scalediag", "run", "--dir", str(run_dir), f"{name}.py"], env)
+    seconds, stderr = _run([sys.executable, "-m", "scalediag", "run", "--dir", str(run_dir), *_command(name)], env,
+                           PROGRAMS[name].path.parent)
     return _judged(run_dir / "metrics.json", seconds, stderr)
 
 
@@ -149,7 +178,7 @@ def _preflight(name: str, out: Path, env: dict) -> dict:
     to the verdict."""
     run_dir = out / name / PREFLIGHT
     seconds, stderr = _run([sys.executable, "-m", "scalediag", "run", "--preflight", "--dir", str(run_dir),
-                            f"{name}.py"], env)
+                            *_command(name)], env, PROGRAMS[name].path.parent)
     return _preflight_judged(run_dir / "metrics.json", seconds, stderr)
 
 
@@ -167,7 +196,8 @@ def _preflight_judged(record: Path, seconds: float, stderr: str = "") -> dict:
 def _peer(tool: str, name: str, out: Path, env: dict) -> dict:
     result_file = out / name / f"{tool}.json"
     result_file.parent.mkdir(parents=True, exist_ok=True)
-    seconds, stderr = _run([sys.executable, str(HERE / "peers.py"), tool, str(result_file), f"{name}.py"], env)
+    seconds, stderr = _run([sys.executable, str(HERE / "peers.py"), tool, str(result_file), *_command(name)], env,
+                           PROGRAMS[name].path.parent)
     if not result_file.is_file():
         return {"seconds": seconds, "error": stderr, "problems": [], "locations": [], "findings": []}
     result = json.loads(result_file.read_text())
@@ -215,6 +245,14 @@ def score(cases: list[dict]) -> dict[str, dict]:
     return scores
 
 
+def _scores(cases: list[dict]) -> tuple[dict, dict, dict]:
+    """The classifier programs developed with the rules, the held-out round, and the task families, each apart."""
+    classifiers = [c for c in cases if not c.get("task_family")]
+    return (score([c for c in classifiers if c["held_out"] < HELD_OUT]),
+            score([c for c in classifiers if c["held_out"] == HELD_OUT]),
+            score([c for c in cases if c.get("task_family")]))
+
+
 def rescore(args) -> dict:
     """The last run's records (in args.rescore, the directory it printed) judged again by the current explain code,
     the programs not run again: after a change of the rules, the same records against the same verdicts. The peers'
@@ -229,10 +267,9 @@ def rescore(args) -> dict:
                                   (case["verdicts"].get(PREFLIGHT) or {}).get("seconds") or 0.0)
         case["verdicts"] = {**own.pop("verdicts"), PREFLIGHT: early, **peers}
     cases = kept["cases"]
-    tools = score([c for c in cases if c["held_out"] < HELD_OUT])
-    held_out = score([c for c in cases if c["held_out"] == HELD_OUT])
-    _print(cases, tools, held_out)
-    return {**kept, "tools": tools, "held_out": held_out, "median_seconds": _medians(cases),
+    tools, held_out, families = _scores(cases)
+    _print(cases, tools, held_out, families)
+    return {**kept, "tools": tools, "held_out": held_out, "families": families, "median_seconds": _medians(cases),
             "rescored": {"records": str(root), "at": time.strftime("%Y-%m-%d %H:%M"),
                          "why": "the rules changed after the run; the same records judged again"}}
 
@@ -267,17 +304,16 @@ def programs_suite(args) -> dict:
         cases.append({"program": name, "family": program.family, "data": program.data,
                       "optimizer": program.optimizer, "causes": list(program.causes),
                       "locations": _locations(program), "held_out": program.held_out, "scalediag_run": own,
-                      "verdicts": found})
-    tools = score([c for c in cases if c["held_out"] < HELD_OUT])
-    held_out = score([c for c in cases if c["held_out"] == HELD_OUT])
-    _print(cases, tools, held_out)
+                      "task_family": program.task_family, "args": list(program.args), "verdicts": found})
+    tools, held_out, families = _scores(cases)
+    _print(cases, tools, held_out, families)
     traincheck = {"installed": traincheck_probe.available()}
     if traincheck["installed"] and not args.only:
         print("\nTrainCheck: its reference trace and invariants on one healthy program (traincheck_probe.py)",
               flush=True)
         traincheck.update(traincheck_probe.probe(PROGRAMS_DIR, env))
         print(json.dumps(traincheck, indent=1))
-    return {"traincheck": traincheck, "held_out": held_out,
+    return {"traincheck": traincheck, "held_out": held_out, "families": families,
             "what": f"program benchmark: {len(names)} plain PyTorch programs, scalediag and its peers on each",
             "tools": tools, "cases": cases, "wall_seconds": wall, "fraction": args.fraction,
             "peer_rules": {f"{t} {r}": {"location": loc, "counted": c, "why": why}
@@ -309,14 +345,17 @@ def _mark(case: dict, tool: str) -> str:
     return "named" if _case_named(case, tool) else "seen" if _said(case, tool) else "--"
 
 
-def _print(cases: list[dict], tools: dict, held_out: dict) -> None:
+def _print(cases: list[dict], tools: dict, held_out: dict, families: dict) -> None:
     print(f"\n{'program':36s} {'expected':22s} " + " ".join(f"{t[:13]:>13s}" for t in TOOLS) + "  scalediag's cause")
     for c in cases:
         cells = [_mark(c, t) for t in TOOLS]
         expected = (f"round {c['held_out']}: " if c["held_out"] else "") + ("/".join(c["causes"]) or "healthy")
         print(f"{c['program'][:36]:36s} {expected[:22]:22s} " + " ".join(f"{x:>13s}" for x in cells)
               + f"  {(c['verdicts'].get('scalediag') or {}).get('cause', '?')}")
-    for title, scores in ((f"written before round {HELD_OUT}", tools), (f"held out: round {HELD_OUT}", held_out)):
+    for title, scores in ((f"written before round {HELD_OUT}", tools), (f"held out: round {HELD_OUT}", held_out),
+                          ("task families (tests/programs/)", families)):
+        if not any(s["faulty"] + s["healthy"] for s in scores.values()):
+            continue
         print(f"\n{title}\n{'tool':14s} faulty healthy detected named false_alarms")
         for t, s in scores.items():
             print(f"{t:14s} {s['faulty']:6d} {s['healthy']:7d} {s['detected']:8d} {s['named']:5d} "

@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 
 def watch(model, optimizer, log_dir, every: int = 50, probe: tuple | None = None, quiet: bool = False, **kwargs):
-    """Measure model while the caller's own loop trains it with optimizer (or a list of optimizers); write
+    """Measure model while the caller's own loop trains it with optimizer (or a list of optimizers; None
+    where the loop updates the weights by hand: a step is then a backward pass and the update after it); write
     TensorBoard events and metrics.json into log_dir (a directory of its own per run), and print the diagnosis when
     the block ends (quiet=True: not). probe: a fixed batch (inputs as the model takes them: a tensor, a tuple, or a
     dict of keyword inputs; integer labels) measured at init and at each epoch_end. Further keywords: early (steps

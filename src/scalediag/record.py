@@ -169,6 +169,15 @@ def _version(package: str) -> str | None:
         return None
 
 
+# config.optimizer._target_ of a loop that updates the weights itself, without torch.optim (measure/handwritten.py)
+HAND_WRITTEN = "hand-written update"
+
+
+def by_hand(run: dict) -> bool:
+    """The run's weights were updated by the loop's own code, not by a torch.optim optimizer."""
+    return ((run.get("config") or {}).get("optimizer") or {}).get("_target_") == HAND_WRITTEN
+
+
 def optimizer_name(optimizer: dict) -> str:
     """The optimizer's class or function name from its config (KerasAdam, torch_adam)."""
     return str(optimizer.get("_target_", "")).rsplit(".", 1)[-1]

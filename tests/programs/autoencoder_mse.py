@@ -1,3 +1,4 @@
+# bench: family=autoencoder | data=synthetic points | optimizer=Adam | causes=none
 """An autoencoder: 32 -> 4 -> 32, F.mse_loss between the reconstruction and the input itself, Adam."""
 import torch
 import torch.nn.functional as F

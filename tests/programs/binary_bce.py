@@ -1,3 +1,5 @@
+# bench: family=binary classifier | data=synthetic points | optimizer=Adam | causes=none
+# bench: family=binary classifier | data=synthetic points | optimizer=Adam | causes=labels_misaligned | args=shuffled
 """Binary classification: an MLP tells whether a point lies inside a circle, nn.BCEWithLogitsLoss on [N, 1] float
 targets, Adam, an evaluation on held-out points each epoch; `shuffled`: the targets paired with other points."""
 import sys

@@ -1,3 +1,5 @@
+# bench: family=GAN | data=synthetic points | optimizer=Adam | causes=none
+# bench: family=GAN | data=synthetic points | optimizer=Adam | causes=grad_accumulation | args=bug
 """A GAN in the DCGAN style on 2-D points: a generator and a discriminator, two Adams, nn.BCELoss on [N, 1]
 probabilities with float targets; each model's gradients zeroed right before its own backward. The bug variant
 never zeroes the discriminator's."""

@@ -1,5 +1,10 @@
+# bench: family=LBFGS | data=synthetic sine | optimizer=LBFGS | causes=none
+# bench: family=LBFGS | data=synthetic sine | optimizer=LBFGS | causes=not_optimized | args=bug
 """Two stacked LSTMCells learn to continue sine waves, trained by LBFGS with a closure (each step evaluates the model
-up to max_iter times), MSE loss; as the canonical time-sequence example is written, smaller."""
+up to max_iter times), MSE loss; as the canonical time-sequence example is written, smaller.
+    python lbfgs_sine.py [bug]   bug: the optimizer built from the two LSTM cells only, the output layer left out"""
+import sys
+
 import torch
 from torch import nn
 
@@ -27,7 +32,8 @@ class Sequence(nn.Module):
 
 model = Sequence()
 criterion = nn.MSELoss()
-opt = torch.optim.LBFGS(model.parameters(), lr=0.5, max_iter=10)
+trained = [*model.lstm1.parameters(), *model.lstm2.parameters()] if "bug" in sys.argv else model.parameters()
+opt = torch.optim.LBFGS(trained, lr=0.5, max_iter=10)
 for i in range(8):
     def closure():
         opt.zero_grad()

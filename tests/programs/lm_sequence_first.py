@@ -1,4 +1,5 @@
-"""A language model in the style of the canonical examples: [T, B] tokens, log_softmax, nll_loss on [T*B, V]."""
+"""A language model whose output the probe cannot take: [T, B] tokens in, [T, B, V] log-probabilities out, flattened
+to [T*B, V] for nll_loss outside the model (a probe needs one row per label)."""
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,7 +16,7 @@ class LM(nn.Module):
 
     def forward(self, x):
         h, _ = self.rnn(self.emb(x))
-        return F.log_softmax(self.out(h), -1).view(-1, V)
+        return F.log_softmax(self.out(h), -1)
 
 
 model = LM()
@@ -23,7 +24,7 @@ opt = torch.optim.SGD(model.parameters(), lr=0.5)
 for i in range(0, 1500, T * B):
     chunk = data[i : i + T * B + 1]
     x, y = chunk[:-1].view(B, T).t(), chunk[1:].view(B, T).t()
-    loss = F.nll_loss(model(x), y.reshape(-1))
+    loss = F.nll_loss(model(x).view(-1, V), y.reshape(-1))
     opt.zero_grad()
     loss.backward()
     opt.step()

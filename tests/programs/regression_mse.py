@@ -1,3 +1,6 @@
+# bench: family=regression | data=synthetic function | optimizer=SGD | causes=none
+# bench: family=regression | data=synthetic function | optimizer=SGD | causes=grad_accumulation | args=bug
+# bench: family=regression | data=synthetic function | optimizer=SGD | causes=labels_misaligned | args=shuffled
 """Regression: an MLP fits y = sin(3 x1) + x2^2 with nn.MSELoss, SGD, an evaluation on held-out points each epoch."""
 import sys
 

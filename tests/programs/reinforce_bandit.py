@@ -1,4 +1,9 @@
-"""REINFORCE on a contextual bandit: a softmax policy, Categorical sampling, the loss -log_prob * advantage."""
+# bench: family=policy gradient | data=contextual bandit | optimizer=Adam | causes=none
+# bench: family=policy gradient | data=contextual bandit | optimizer=Adam | causes=grad_accumulation | args=bug
+"""REINFORCE on a contextual bandit: a softmax policy, Categorical sampling, the loss -log_prob * advantage.
+    python reinforce_bandit.py [bug]     bug: opt.zero_grad() never called"""
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,7 +22,8 @@ for epoch in range(4):
         action = dist.sample()
         reward = (action == state[:, :3].argmax(1)).float()
         loss = -(dist.log_prob(action) * (reward - baseline)).mean()
-        opt.zero_grad()
+        if "bug" not in sys.argv:
+            opt.zero_grad()
         loss.backward()
         opt.step()
         baseline = 0.9 * baseline + 0.1 * reward.mean().item()

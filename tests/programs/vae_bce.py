@@ -1,4 +1,9 @@
-"""A VAE: a sigmoid decoder, binary_cross_entropy plus the KL term, forward returning (recon, mu, logvar)."""
+# bench: family=VAE | data=synthetic bits | optimizer=Adam | causes=none
+# bench: family=VAE | data=synthetic bits | optimizer=Adam | causes=grad_cleared | args=bug
+"""A VAE: a sigmoid decoder, binary_cross_entropy plus the KL term, forward returning (recon, mu, logvar).
+    python vae_bce.py [bug]      bug: opt.zero_grad() between backward() and step(), so no step moves a weight"""
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,8 +33,12 @@ for epoch in range(3):
         x = data[i : i + 64]
         recon, mu, logvar = model(x)
         loss = F.binary_cross_entropy(recon, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp())
-        opt.zero_grad()
-        loss.backward()
+        if "bug" in sys.argv:
+            loss.backward()
+            opt.zero_grad()
+        else:
+            opt.zero_grad()
+            loss.backward()
         opt.step()
         total += loss.item()
     print(f"epoch {epoch + 1}: loss {total / 1024:.4f}")

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from .. import tags
-from ..record import experiment, optimizer_name
+from ..record import HAND_WRITTEN, experiment, optimizer_name
 from .facts import classes, first_hidden, last_diag, layer_name, r_squared
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
@@ -155,7 +155,8 @@ def clipped(run: dict) -> list[Finding]:
 def _stepper(run: dict) -> str:
     """The optimizer as its messages name it: the question's two Adams as Adam, others by their class (SGD, AdamW)."""
     name = optimizer_name((run.get("config") or {}).get("optimizer") or {})
-    return {"KerasAdam": "Adam", "torch_adam": "Adam"}.get(name, name or "the optimizer")
+    return {"KerasAdam": "Adam", "torch_adam": "Adam", HAND_WRITTEN: f"the {HAND_WRITTEN}"}.get(
+        name, name or "the optimizer")
 
 
 def update_ratio(run: dict) -> list[Finding]:

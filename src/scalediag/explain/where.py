@@ -87,3 +87,8 @@ def unknown(run: dict) -> str | None:
     if not _where(run).get("sites"):
         return "this record keeps no lines of the program (recorded before scalediag located them)"
     return None
+
+
+def update_by_hand(run: dict, shown_as: str = "the hand-written update, its learning rate") -> list[Location]:
+    """The line of a loop without torch.optim that updates a weight from its gradient, as a one-item list, or []."""
+    return source(run, "update_by_hand", shown_as, most=1)

@@ -124,7 +124,8 @@ def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> 
                   f"({children:.1f} s of their CPU), which scalediag run does not follow: "
                   f"call scalediag.watch inside the worker function, one log_dir per process", file=sys.stderr)
         else:
-            print("scalediag run: no optimizer step was taken: nothing to diagnose", file=sys.stderr)
+            print("scalediag run: no optimizer step was taken and no module's weights changed after a backward pass: "
+                  "nothing to diagnose", file=sys.stderr)
         return
     found, block = diagnose_and_write(watcher.watch.dir, script.name)
     print(f"scalediag: diagnosis of {script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`; to paste "

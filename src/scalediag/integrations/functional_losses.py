@@ -11,6 +11,7 @@ LABELLED = {F.cross_entropy: 1, F.nll_loss: 1}  # functional losses -> the posit
 # the other losses whose name tells the task (measure/task.py): seen for that, not for labels
 OTHERS = (F.binary_cross_entropy, F.binary_cross_entropy_with_logits, F.mse_loss, F.l1_loss, F.smooth_l1_loss,
           F.huber_loss)
+BACKWARD = (torch.Tensor.backward, torch.autograd.backward)
 
 
 class Labels(TorchFunctionMode):
@@ -22,6 +23,8 @@ class Labels(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func in BACKWARD:  # a backward pass before any optimizer step: a loop that may update by hand
+            self.found["backward"] = True
         # a labelled loss's target is the probe's labels, and names the loss even after another (a regulariser)
         if (func in LABELLED and "target" not in self.found) or (func in OTHERS and "loss_fn" not in self.found):
             target = kwargs.get("target", args[1] if len(args) > 1 else None)
@@ -35,9 +38,6 @@ class Labels(TorchFunctionMode):
 def _mean_loss(value: torch.Tensor, kwargs: dict, target: torch.Tensor) -> torch.Tensor:
     reduction = kwargs.get("reduction", "mean")
     return value.float().mean() if reduction != "sum" else value.float() / max(len(target), 1)
-
-
-BACKWARD = (torch.Tensor.backward, torch.autograd.backward)
 
 
 class Losses(TorchFunctionMode):

@@ -3,7 +3,10 @@ scalediag.watch, the way `python -m cProfile script.py` profiles one.
 
 How it finds what to watch, through torch's global hooks only (nothing of torch's is assigned):
 - the model: the first module called at the top level (not from inside another module) with autograd on whose
-  parameters the first optimizer to step holds; watch attaches at that optimizer's first step, before its update;
+  parameters the first optimizer to step holds; watch attaches at that optimizer's first step, before its update.
+  A loop without torch.optim (the update written by hand) shows as a module called again after a backward pass with
+  its weights changed (a sample of each, copied at its first call): watch attaches at that call, with
+  measure/handwritten.py's steps (a backward pass and the update after it), the first update counted;
 - the probe: that module's first training inputs (a copy of them), with the labels its loss showed: the target of
   a loss module (nn.CrossEntropyLoss, nn.NLLLoss, ...) or of F.cross_entropy / F.nll_loss (seen through a
   TorchFunctionMode that is active only until the first step); without labels, a probe without them (inputs,
@@ -29,6 +32,8 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
+from ..measure.handwritten import HandWritten
+from ..measure.norms import sample
 from ..measure.task import Targets, loss_name, reconstructs, task_of
 from ..measure.watch import Watch
 from .functional_losses import Labels, Losses
@@ -46,6 +51,7 @@ class ScriptWatch:
         # torch calls run through a mode whose state is the parent's (Hogwild's workers hung in it)
         os.register_at_fork(after_in_child=self._in_child)
         self.depth, self.roots, self.labels = 0, {}, {}
+        self.weights: dict = {}  # a root module's id -> samples of its weights at its first call
         self.orphan_steps = 0  # optimizer steps holding none of the called modules' parameters
         self.watch: Watch | None = None
         self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
@@ -74,9 +80,26 @@ class ScriptWatch:
 
     # before watch attaches: find the model, its first inputs and labels
     def _pre(self, module, args):
-        if self.watch is None and self.depth == 0 and torch.is_grad_enabled() and id(module) not in self.roots:
-            self.roots[id(module)] = (module, [a.detach().clone() if torch.is_tensor(a) else a for a in args])
         self.depth += 1
+        if self.watch is None and self.depth == 1 and torch.is_grad_enabled() and not self.gave_up:
+            if id(module) not in self.roots:
+                self.roots[id(module)] = (module, [a.detach().clone() if torch.is_tensor(a) else a for a in args])
+                self.weights[id(module)] = _fingerprint(module)
+            elif self._updated_by_hand(module):
+                self.labels_off()
+                self.attach(module, HandWritten(module), self.roots[id(module)][1], self.labels.get("target"))
+                if self.watch is not None:  # this call begins the second step: measured from its forward on
+                    self.watch.steps.counted(1)
+                    self.watch.steps._forward(module, args, {})
+
+    def _updated_by_hand(self, module) -> bool:
+        """Called again after a backward pass, with no torch.optim step before, and its weights changed: the
+        loop updates them itself (an optimizer's step pre-hook attaches before this call)."""
+        before = self.weights.get(id(module))
+        # a torch.optim step has begun (LBFGS calls the model in its closure, after the step's pre-hook): not by hand
+        if before is None or self.orphan_steps or not (self.labels.get("backward") or any(p.grad is not None for p in module.parameters())):
+            return False
+        return any(not torch.equal(a, b) for a, b in zip(before, _fingerprint(module)))
 
     def _post(self, module, args, output):
         self.depth -= 1
@@ -99,8 +122,8 @@ class ScriptWatch:
 
     def attach(self, model: nn.Module, optimizer, inputs: list, target: torch.Tensor | None) -> None:
         """At the first step of the model's optimizer, before its update: watch from here on."""
-        if target is not None and not (inputs and torch.is_tensor(inputs[0]) and len(target) == len(inputs[0])):
-            target = None
+        if target is not None and not (inputs and target.dim() == 1):
+            target = None  # labels per output row, as many as the samples (or, taken whole, as the output's rows)
         # without labels (a loss written by hand) the probe still shows the inputs, the layers and the logits
         probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) if inputs else None
         loss = getattr(self, "loss_module", None)
@@ -108,27 +131,32 @@ class ScriptWatch:
         name = loss_name(loss if loss is not None else self.labels.get("loss_fn"))
         seen = getattr(self, "loss_target", None) if loss is not None else self.labels.get("loss_target")
         task = task_of(name, reconstructs(seen, inputs))
-        try:
+        # the labelled probe; else the inputs alone (labels that fit no output row); else none: the steps are still
+        # measured
+        attempts = [probe, *([(probe[0], None)] if probe is not None and target is not None else []), None]
+        for attempt, following in zip(attempts, attempts[1:] + [None]):
             try:
-                self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=probe, name=self.dir.name,
+                self.watch = Watch(model, optimizer, self.dir, every=self.every, probe=attempt, name=self.dir.name,
                                    loss=name, task=task).__enter__()
-            except (TypeError, ValueError) as e:  # a probe it cannot take: the steps are still measured
-                if probe is None:
-                    raise
-                print(f"scalediag run: measuring without a probe ({e}): the scale of the inputs, weights and "
-                      f"outputs at init, the labels and the dead units are not measured", file=sys.stderr)
-                self.watch = Watch(model, optimizer, self.dir, every=self.every, name=self.dir.name,
-                                   loss=name, task=task).__enter__()
-                target = None
-        except (TypeError, ValueError) as e:  # never into the script's own optimizer step
-            print(f"scalediag run: not watching: {e}", file=sys.stderr)
-            self.gave_up = True
-            return
-        if target is not None and torch.is_tensor(probe[0]):
+                break
+            except (TypeError, ValueError) as e:
+                if attempt is None:  # never into the script's own optimizer step
+                    print(f"scalediag run: not watching: {e}", file=sys.stderr)
+                    self.gave_up = True
+                    return
+                if following is None:
+                    print(f"scalediag run: measuring without a probe ({e}): the scale of the inputs, weights and "
+                          f"outputs at init, the labels and the dead units are not measured", file=sys.stderr)
+                else:
+                    print(f"scalediag run: the labels seen do not fit the model's output ({e}): its probe is "
+                          f"measured without a loss or an accuracy", file=sys.stderr)
+        target = self.watch.probe_batch[1] if self.watch.probe_batch is not None else None
+        if target is not None and torch.is_tensor(probe[0]) and len(target) == len(probe[0]):  # not taken whole
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
         if task == "binary" or (task == "regression" and name == "mse_loss"):
             self.targets = Targets(binary=task == "binary")  # the baseline: the loss of predicting the targets' mean
-        if target is None and self.watch.probe is not None and task in ("classification", "unknown"):
+        if target is None and self.watch.probe is not None and task in ("classification", "unknown") and \
+                probe[1] is None:
             print("scalediag run: no labels seen for the model's first batch (no loss module, no F.cross_entropy): "
                   "its probe is measured without a loss or an accuracy", file=sys.stderr)
         self.own.append(model.register_forward_pre_hook(self._model_call))
@@ -136,7 +164,9 @@ class ScriptWatch:
             self.own.append(loss.register_forward_hook(self._loss))
         else:
             self.own.append(model.register_forward_hook(self._model_output))
-            self.own.append(optimizer.register_step_pre_hook(lambda *_: self._functional_off()))
+            if not isinstance(optimizer, HandWritten):  # by hand: the mode is popped at the model's next call
+                self.own.append(optimizer.register_step_pre_hook(lambda *_: self._functional_off()))
+        self.weights = {}
 
     # once watched: epochs and the losses
     def _model_output(self, module, args, output):
@@ -242,3 +272,8 @@ class ScriptWatch:
             self.end_epoch()
         kind = type(error) if error is not None else None
         self.watch.__exit__(kind, error, error.__traceback__ if error is not None else None)
+
+
+def _fingerprint(module: nn.Module) -> list[torch.Tensor]:
+    """Up to UPDATE_SAMPLE entries of each weight that requires grad, copied: enough to see an update change them."""
+    return [sample(p).clone() for p in module.parameters() if p.requires_grad]

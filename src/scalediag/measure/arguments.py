@@ -11,6 +11,7 @@ from torch import nn
 
 from ..record import METRICS
 from ..tags import TASKS
+from .handwritten import HandWritten
 from .inputs import call, evaluating, length, logits_of, rows
 
 TRIAL = 8  # the probe's samples the model is tried on before watch hooks anything
@@ -32,7 +33,14 @@ def model(m) -> nn.Module:
 
 
 def optimizers(opt, m: nn.Module) -> list:
-    """One optimizer or a list of them, together holding some of the model's parameters."""
+    """One optimizer or a list of them, together holding some of the model's parameters; None: the loop updates the
+    weights by hand (handwritten.py)."""
+    if opt is None or isinstance(opt, HandWritten):
+        update = opt or HandWritten(m)
+        if not update.param_groups[0]["params"]:
+            raise _error(ValueError, f"optimizer=None: none of the {type(m).__name__}'s parameters requires grad, so "
+                                     f"nothing can update them")
+        return [update]
     found = list(opt) if isinstance(opt, (list, tuple)) else [opt]
     for o in found:
         if not isinstance(o, torch.optim.Optimizer):
@@ -77,21 +85,23 @@ def task(name) -> str:
     return name
 
 
-def probe(batch, m: nn.Module) -> int | None:
+def probe(batch, m: nn.Module) -> tuple[int | None, bool]:
     """A probe (inputs, integer labels, or None where the labels are unknown) the model takes: tried on its first
     samples in eval mode, without autograd. Returns the number of classes of the model's output (None without a
-    probe)."""
+    probe), and whether the probe is taken whole: a model whose output rows are not its inputs' first axis (a
+    language model's [T, B] tokens -> [T*B, vocabulary] log-probabilities, a graph's nodes) cannot be cut into
+    samples, and is measured on the whole batch, its labels one per output row."""
     if batch is None:
-        return None
+        return None, False
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise _error(TypeError, "probe must be a pair (inputs, labels): inputs as the model takes them (a tensor, a "
                                 "tuple, or a dict of keyword inputs), labels an integer tensor of classes")
     x, y = batch
     n = length(x)
     unlabelled = y is None  # what `scalediag run` has where the loss is written by hand: no loss, no accuracy
-    if n is None:
+    if n is None and (unlabelled or not torch.is_tensor(y)):
         raise _error(ValueError, "probe: its inputs hold no tensors of one batch size")
-    if n == 0:
+    if n == 0 or (torch.is_tensor(y) and y.numel() == 0):
         raise _error(ValueError, "probe: empty (0 samples)")
     if not unlabelled:
         if not torch.is_tensor(y) or y.dtype in (torch.bool, torch.complex64, torch.complex128) or \
@@ -99,21 +109,25 @@ def probe(batch, m: nn.Module) -> int | None:
             kind = y.dtype if torch.is_tensor(y) else type(y).__name__
             raise _error(TypeError, f"probe: its labels must be an integer tensor of classes, got {kind} (one-hot or "
                                     f"probabilities: pass labels.argmax(1))")
-        if y.shape != (n,):
+        if y.dim() != 1:
             raise _error(ValueError, f"probe: {n} inputs but labels of shape {list(y.shape)} (one class per sample)")
+    # labels per output row, not per input (a sequence-first language model's, with its hidden state): taken whole
+    whole = not unlabelled and len(y) != n
     try:
         with evaluating(m), torch.no_grad():
-            out = logits_of(call(m, rows(x, 0, TRIAL)))
+            out = logits_of(call(m, x if whole else rows(x, 0, TRIAL)))
     except Exception as e:
         raise _error(ValueError, f"probe: the model could not take its inputs ({type(e).__name__}: {e})") from e
-    if out is None or out.dim() != 2 or out.shape[0] != min(n, TRIAL):
+    rows_wanted = len(y) if whole else min(n, TRIAL)
+    if out is None or out.dim() != 2 or out.shape[0] != rows_wanted:
         shape = list(out.shape) if out is not None else None
-        raise _error(ValueError, f"probe: the model's output for {min(n, TRIAL)} samples is {shape}; the probe needs "
-                                 f"[samples, classes] logits for its labels")
+        what = f"its {len(y)} labels" if whole else f"{min(n, TRIAL)} samples"
+        raise _error(ValueError, f"probe: the model's output for {what} is {shape}; the probe needs [samples, "
+                                 f"classes] logits for its labels" + (", one row per label" if whole else ""))
     if unlabelled:
-        return int(out.shape[1])
+        return int(out.shape[1]), False
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= out.shape[1]:
         raise _error(ValueError, f"probe: labels from {low} to {high}, outside the model's {out.shape[1]} classes "
                                  f"(0 to {out.shape[1] - 1})")
-    return int(out.shape[1])
+    return int(out.shape[1]), whole

@@ -229,15 +229,18 @@ class Diagnostics:
         return adam_stats(self.modules, optimizers)
 
     @torch.no_grad()
-    def probe(self, x, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def probe(self, x, target: torch.Tensor, whole: bool = False) -> tuple[dict[str, torch.Tensor],
+                                                                             dict[str, torch.Tensor]]:
         """Forward a fixed probe batch in eval mode: (scalars incl. each hidden layer's dead fraction, the inputs'
-        RMS, each weight layer's gain, the accuracy; tensors for histograms)."""
+        RMS, each weight layer's gain, the accuracy; tensors for histograms). whole: in one piece (its labels are
+        per output row), else in chunks of PROBE_CHUNK samples."""
         parts = []
         with evaluating(self.model):
-            for i in range(0, length(x), PROBE_CHUNK):
-                self.arm(target[i : i + PROBE_CHUNK] if target is not None else None, update=False)
+            for i in range(0, 1 if whole else length(x), PROBE_CHUNK):
+                self.arm(target if whole else target[i : i + PROBE_CHUNK] if target is not None else None,
+                         update=False)
                 with FunctionalActs(self, self.functional):
-                    call(self.model, rows(x, i, i + PROBE_CHUNK))
+                    call(self.model, x if whole else rows(x, i, i + PROBE_CHUNK))
                 parts.append(self.collect())
         # the chunks' captures together; a conv layer's samples thinned again to about CONV_SAMPLES
         capture = Capture(parts[0].norm_tags, {k: parts[0].tensors[k] if k == "norms" else

@@ -147,17 +147,19 @@ class StepMonitor:
 class Probe:
     """A fixed batch (x as the model takes it, labels y or None), measured at init and at each epoch's end."""
 
-    def __init__(self, diag: Diagnostics, x, y: torch.Tensor, loss_fn):
-        """x: a tensor, a tuple or a dict of keyword inputs (inputs.call)."""
-        self.diag, self.loss_fn = diag, loss_fn
+    def __init__(self, diag: Diagnostics, x, y: torch.Tensor, loss_fn, whole: bool = False):
+        """x: a tensor, a tuple or a dict of keyword inputs (inputs.call); whole: a batch that cannot be cut into
+        samples (its labels are per output row: a language model's tokens), measured in one piece."""
+        self.diag, self.loss_fn, self.whole = diag, loss_fn, whole
         self.x, self.y = x, y
 
     def measure(self, writer: RunWriter, step: int, at_init: bool = False) -> dict[str, float]:
-        stats, hists = self.diag.probe(self.x, self.y)
+        stats, hists = self.diag.probe(self.x, self.y, whole=self.whole)
         if self.y is not None:  # without labels: the inputs, the layers and the logits only
             stats[tags.LOSS_PROBE] = self.loss_fn(hists[tags.LOGITS], self.y, reduction="mean")
             # one batch's gradient, as the rule sets that read it check one batch: cheaper than the whole probe set
-            stats.update(self.diag.gradients(rows(self.x, 0, GRADIENT_BATCH), self.y[:GRADIENT_BATCH], self.loss_fn))
+            x, y = (self.x, self.y) if self.whole else (rows(self.x, 0, GRADIENT_BATCH), self.y[:GRADIENT_BATCH])
+            stats.update(self.diag.gradients(x, y, self.loss_fn))
         writer.histograms(hists, step)
         if at_init:  # before any update: the scale the network starts from, to hold against ln(10) = 2.303
             if tags.LOSS_PROBE in stats:

@@ -116,7 +116,7 @@ class ProgramChecks:
         and who did not; the learning rates it steps with."""
         if not self.handles:
             return
-        if first and self.step not in self.lr["steps"][-1:]:
+        if first and self.step not in self.lr["steps"][-1:] and "lr" in optimizer.param_groups[0]:
             self.lr["steps"].append(self.step)
             self.lr["lr"].append([float(g["lr"]) for g in optimizer.param_groups])
         for name, m in self.layers.modules.items():
@@ -172,9 +172,10 @@ class ProgramChecks:
 
     # once, on the probe
     @torch.no_grad()
-    def check_structure(self, x) -> None:
+    def check_structure(self, x, whole: bool = False) -> None:
         """At entry, on the probe: weight layers fed straight by another's output (missing_activation), and whether
-        samples mix within a batch."""
+        samples mix within a batch. whole: a probe that cannot be cut into samples (a language model's [T, B] tokens,
+        a graph whose nodes meet by design): which axis holds the samples is not known, so mixing is not checked."""
         # storage -> (layer, version, the output itself) of each weight layer's output: kept alive until the check
         # ends, so that no later tensor is allocated at its address (without autograd it would be freed at once)
         outputs: dict[int, tuple[str, int, torch.Tensor]] = {}
@@ -199,7 +200,7 @@ class ProgramChecks:
             return hook
 
         n = min(MIXING_SAMPLES, length(x) or 0)
-        chunk = rows(x, 0, n)
+        chunk = x if whole else rows(x, 0, n)
         handles = []
         for name, m in self.layers.weighted.items():
             handles.append(m.register_forward_hook(output_hook(name)))
@@ -211,7 +212,7 @@ class ProgramChecks:
             for h in handles:
                 h.remove()
         self.structure["missing_activation"] = pairs
-        self.structure["batch_mixing"] = self._mixing(chunk, first, n)
+        self.structure["batch_mixing"] = None if whole else self._mixing(chunk, first, n)
 
     def _mixing(self, chunk, first: torch.Tensor, n: int) -> dict | None:
         """The largest change of the other samples' outputs when sample 0 is replaced (_replaced), relative to the

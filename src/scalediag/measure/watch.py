@@ -35,6 +35,7 @@ from ..record import Record
 from . import arguments
 from .hooks import Diagnostics
 from .inputs import device_of
+from .handwritten import BackwardSteps, HandWritten
 from .monitor import EARLY_STEPS, Diverged, Probe, StepMonitor
 from .program import ProgramChecks
 from .stats import KERAS_EPSILON
@@ -65,7 +66,7 @@ class Watch:
         self.optimizers = arguments.optimizers(optimizer, self.model)
         self.every = arguments.every(every)
         self.dir = arguments.log_dir(rank_dir(Path(log_dir)) if isinstance(log_dir, (str, Path)) else log_dir)
-        self.classes = arguments.probe(probe, self.model)
+        self.classes, self.whole = arguments.probe(probe, self.model)
         # the loss the program trains with, which the causes that judge its inputs need (a softmax before a loss that
         # applies one): the caller's word, else the probe's loss where the probe has labels; None: not known
         labelled = probe is not None and probe[1] is not None
@@ -103,13 +104,15 @@ class Watch:
         self.checks = ProgramChecks(self.model, self.diag.layers, self.optimizers)
         monitor = StepMonitor(self.diag, self.writer, self.every, early=self.early, strict=False,
                               on_row=self.checks.see_row)
-        self.probe = Probe(self.diag, *self.probe_batch, self.loss_fn) if self.probe_batch is not None else None
-        self.steps = OptimizerSteps(self.model, self.optimizers, monitor, self.checks, self._guarded)
+        self.probe = Probe(self.diag, *self.probe_batch, self.loss_fn, whole=self.whole) \
+            if self.probe_batch is not None else None
+        driver = BackwardSteps if isinstance(self.optimizers[0], HandWritten) else OptimizerSteps
+        self.steps = driver(self.model, self.optimizers, monitor, self.checks, self._guarded)
         if self.probe is not None:
             self._safely(lambda: self.record.update(init=self.probe.measure(self.writer, step=0, at_init=True),
                                                     labels=label_summary(self.probe_batch[1], self.classes)
                                                     if self.probe_batch[1] is not None else None))
-            self._safely(lambda: self.checks.check_structure(self.probe_batch[0]))
+            self._safely(lambda: self.checks.check_structure(self.probe_batch[0], self.whole))
         self._unseen_warning()  # after the probe, which sees the activations applied as functions
         self._safely(lambda: self.record.update(program=self.checks.summary()))
         self.steps.attach()
@@ -275,6 +278,8 @@ def label_summary(y: torch.Tensor, classes: int) -> dict:
 def _optimizer(opt) -> dict:
     """An optimizer as the record keeps it: its class, and the first param group's settings."""
     group, kind = opt.param_groups[0], type(opt)
+    if isinstance(opt, HandWritten):  # no class, no settings: what it does is measured (the update ratios)
+        return {"_target_": opt.name, "lr": None, "eps": None, "betas": None, "weight_decay": None, "param_groups": 1}
     return {"_target_": f"{kind.__module__}.{kind.__qualname__}", "lr": _number(group.get("lr")),
             "eps": _number(group.get("eps")), "betas": [float(b) for b in group["betas"]] if "betas" in group else None,
             "weight_decay": _number(group.get("weight_decay")), "param_groups": len(opt.param_groups)}

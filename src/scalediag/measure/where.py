@@ -21,6 +21,7 @@ import re
 import sys
 import sysconfig
 import threading
+import tokenize
 from pathlib import Path
 
 import torch
@@ -36,6 +37,9 @@ PATTERNS = {
     "eval_call": r"\.eval\(\s*\)",
     "train_call": r"\.train\(\s*(?:True|mode\s*=\s*True)?\s*\)",
     "zero_grad": r"\bzero_grad\(",
+    # a loop without torch.optim: its update (`p -= lr * p.grad`, `p.data.add_(p.grad, alpha=-lr)`) and clearing
+    "update_by_hand": r"(?:-=|\.(?:add|sub|addcmul|addcdiv)_\().*\.grad\b",
+    "grad_cleared_by_hand": r"\.grad\s*=\s*None|\.grad\.(?:zero_|detach_)\(",
     "backward": r"\.backward\(",
     "clip": r"\bclip_grad_(?:norm|value)_\(",
     "data_loader": r"\bDataLoader\(",
@@ -153,12 +157,29 @@ def _forward(model: torch.nn.Module) -> dict | None:
     return {"file": file, "first": first, "code": [line.rstrip("\n") for line in lines[:FORWARD_LINES]]}
 
 
+@functools.lru_cache(maxsize=64)  # one file, searched for every pattern at each epoch's end
+def _text_lines(lines: tuple[str, ...]) -> frozenset[int]:
+    """The line numbers a string literal that begins its line covers (a docstring, a triple-quoted block): text that
+    shows code (a usage line in a docstring) is not the code."""
+    found = set()
+    try:
+        for tok in tokenize.generate_tokens(iter(lines).__next__):
+            (first, col), (last, _) = tok.start, tok.end
+            if tok.type == tokenize.STRING and not lines[first - 1][:col].strip():
+                found.update(range(first, last + 1))
+    except (tokenize.TokenError, SyntaxError, IndexError):
+        pass  # a file that does not tokenize: every line is searched
+    return frozenset(found)
+
+
 def _grep(files: list[str], pattern: str) -> list[dict]:
     found, regex = [], re.compile(pattern)
     for file in files:
-        for n, line in enumerate(linecache.getlines(file), start=1):
+        lines = linecache.getlines(file)
+        text = _text_lines(tuple(lines))
+        for n, line in enumerate(lines, start=1):
             code = line.split("#", 1)[0]  # a comment that names the call is not the call
-            if regex.search(code):
+            if n not in text and regex.search(code):
                 found.append({"file": file, "line": n, "code": line.strip()})
                 if len(found) >= KEPT:
                     return found

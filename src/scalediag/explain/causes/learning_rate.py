@@ -7,16 +7,23 @@ import math
 
 from ... import tags
 from ..facts import against_classes, classes, early_ratios, failing, final, last_diag, layer_name, number
-from ..where import name, source
+from ...record import by_hand
+from ..where import name, source, update_by_hand
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
 def _construction(run: dict) -> list:
+    if by_hand(run):
+        return update_by_hand(run)
     return source(run, "optimizer_built", "the optimizer's construction, its lr", most=1)
 
 
 def _change_lr(run: dict, way: str) -> str:
     """The fix of a learning rate too large or too small, in the program's name for its optimizer."""
+    if by_hand(run):
+        found = update_by_hand(run)
+        return f"{way} the learning rate the update" + (f" at line {found[0].line}" if found else "") + \
+            " multiplies the gradient by, by 10x to start with"
     opt = name(run, "optimizer", "optimizer")
     lr = ((run.get("config") or {}).get("optimizer") or {}).get("lr")
     return f"{way} the learning rate in `{opt}`'s construction" + (f" (now {lr:g})" if isinstance(lr, float) else "") \

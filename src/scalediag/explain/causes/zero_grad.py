@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ... import tags
 from ..facts import program
-from ..where import name, site, source
+from ...record import by_hand
+from ..where import name, site, source, update_by_hand
 from .base import DOWNSTREAM, DOWNSTREAM_SIGNS, Cause, Evidence, Threshold
 
 
@@ -61,11 +62,19 @@ class GradAccumulation(Cause):
     STALE_SHARE = Threshold(0.5, "0 in the 24 healthy program shapes (accumulation over micro-batches included)")
 
     def where(self, run, evidence):
+        if by_hand(run):
+            return (site(run, "backward", "backward adds to the last step's .grad")
+                    + update_by_hand(run, "the update, with no .grad cleared since the last")
+                    + source(run, "grad_cleared_by_hand", "a .grad cleared, but not once per step", most=1))
         return (site(run, "backward", "backward adds to the last step's .grad")
                 + site(run, "step", "the step, with no zero_grad() since the last")
                 + source(run, "zero_grad", "a zero_grad() that does not run once per step", most=1))
 
     def remedy(self, run, evidence):
+        if by_hand(run):
+            update = update_by_hand(run)
+            return "clear each parameter's gradient once per step, after the update" + \
+                (f" at line {update[0].line}" if update else "") + " (`p.grad = None`, or `p.grad.zero_()`)"
         opt = name(run, "optimizer", "optimizer")
         back = site(run, "backward", "")
         return f"call `{opt}.zero_grad()` once per step, before" + \
@@ -82,4 +91,4 @@ class GradAccumulation(Cause):
             f"backward found .grad still holding the earlier steps' gradients (norm {worst['before']:.3g} against a "
             f"new one of {worst['new']:.3g} at step {worst['step']}; zeroed, it holds exactly 0; threshold "
             f"{self.STALE_SHARE:.0%} of the steps): each step applies the sum of every gradient since the start "
-            f"(optimizer.zero_grad() once per step)" + loss_change(run), n / max(1, of - 1), self.STALE_SHARE)
+            f"({'each p.grad cleared' if by_hand(run) else 'optimizer.zero_grad()'} once per step)" + loss_change(run), n / max(1, of - 1), self.STALE_SHARE)
