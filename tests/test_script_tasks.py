@@ -188,3 +188,43 @@ def test_a_bug_of_the_code_is_named_whatever_the_task(tmp_path, name, cause, tas
     p, record = _both(tmp_path, name, script_args=["bug"])
     primary = next(line for line in p.stderr.splitlines() if line.startswith("- **cause: "))
     assert record["task"] == task and f"({cause})" in primary
+
+
+def test_a_graph_network_on_a_sparse_adjacency_is_probed_whole(tmp_path):
+    """A GCN: the features and a sparse adjacency in, the nodes' log-probabilities out, nll_loss on 60 training nodes
+    picked by an index outside the model. A sparse tensor cannot be sliced (it was 'as_strided is not implemented
+    for sparse tensors', and no probe): the graph is probed whole, without labels (they are one per training node,
+    not per output row); the loss and accuracy come from the loss seen. Its bug, model.eval() for an evaluation
+    never undone (Dropout off from step 10), is named."""
+    p, record = _both(tmp_path, "gcn_sparse")
+    assert record["task"] == "classification" and record["classes"] == 3 and record["labels"] is None
+    assert record["init"] is not None and "input/rms" in record["init"] and record["steps"] == 200
+    assert "are not one per output row (an index or a mask applied outside the model?)" in p.stderr
+    assert "- healthy: nothing abnormal" in p.stderr
+    (tmp_path / "bug").mkdir()
+    bug, _ = _both(tmp_path / "bug", "gcn_sparse", script_args=["bug"])
+    assert "(eval_mode)" in bug.stderr and "gcn_sparse.py:67 `model.eval()` (the .eval() left in force)" in bug.stderr
+
+
+def test_fine_tuning_a_head_on_a_frozen_backbone_is_healthy_and_freezing_all_but_batchnorm_is_named(tmp_path):
+    """A frozen backbone (requires_grad = False, set filters standing in for pretrained ones) and a new head: healthy,
+    the frozen layers said to be on purpose. The freezing loop that skips only BatchNorm's parameters freezes the new
+    head too: named frozen_model with the freezing line, and the frozen layers no longer called on purpose."""
+    p, record = _both(tmp_path, "frozen_backbone")
+    assert record["config"]["model"]["frozen"] == ["backbone.conv", "backbone.bn"]
+    assert "- healthy: nothing abnormal" in p.stderr and "not trained, on purpose" in p.stderr
+    (tmp_path / "bug").mkdir()
+    bug, _ = _both(tmp_path / "bug", "frozen_backbone", script_args=["bug"])
+    assert "(frozen_model): 6.4% of the model's weights train (backbone.bn (BatchNorm2d)" in bug.stderr
+    assert "frozen_backbone.py:69 `p.requires_grad = False`" in bug.stderr and "on purpose" not in bug.stderr
+
+
+def test_a_siamese_encoder_called_three_times_a_step_is_judged_by_its_own_loss(tmp_path):
+    """Anchor, positive and negative through one encoder, three calls a step, F.triplet_margin_loss: no labels, the
+    task unknown, the run judged by its loss's own fall (healthy); at Adam lr 1.0 the first step moves a layer by
+    ||dw||/||w|| = 0.99 and the ReLUs die: named."""
+    p, record = _both(tmp_path, "siamese_triplet")
+    assert record["task"] == "unknown" and record["steps"] == 200 and "- healthy: nothing abnormal" in p.stderr
+    (tmp_path / "bug").mkdir()
+    bug, _ = _both(tmp_path / "bug", "siamese_triplet", script_args=["bug"])
+    assert "**cause: learning rate too large** (lr_too_high)" in bug.stderr

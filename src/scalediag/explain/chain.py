@@ -141,13 +141,14 @@ def lines(run: dict, diagnosis: Diagnosis) -> list[str]:
         missing = unmeasured(run)  # never "healthy" on what was not measured
         found = [f"no cause found in what was measured; not measured: {'; '.join(missing)}" if missing else
                  healthy_summary(run, harmless=bool(found)), *found]
-    return ([state] if state else []) + found + notes(run)
+    return ([state] if state else []) + found + notes(run, blamed=tuple(c.id for c in diagnosis.causes))
 
 
-def notes(run: dict) -> list[str]:
+def notes(run: dict, blamed: tuple = ()) -> list[str]:
+    """blamed: the diagnosis's causes; where the freezing is one of them, it is not called on purpose."""
     frozen = ((run.get("config") or {}).get("model") or {}).get("frozen") or []
     found = [f"frozen: {', '.join(frozen)} (requires_grad=False: not trained, on purpose; not a fault)"] \
-        if frozen else []
+        if frozen and "frozen_model" not in blamed else []
     if run.get("kind") == "watched":  # what the causes were asked of: those of other tasks stay silent
         loss = ((run.get("config") or {}).get("loss") or {}).get("name")
         found.insert(0, f"task: {task(run)} (the loss the program trains with: {loss or 'none seen'})")

@@ -148,8 +148,9 @@ class ScriptWatch:
                     print(f"scalediag run: measuring without a probe ({e}): the scale of the inputs, weights and "
                           f"outputs at init, the labels and the dead units are not measured", file=sys.stderr)
                 else:
-                    print(f"scalediag run: the labels seen do not fit the model's output ({e}): its probe is "
-                          f"measured without a loss or an accuracy", file=sys.stderr)
+                    print(f"scalediag run: the labels seen are not one per output row (an index or a mask applied "
+                          f"outside the model?): its probe is measured without a loss or an accuracy ({e})",
+                          file=sys.stderr)
         target = self.watch.probe_batch[1] if self.watch.probe_batch is not None else None
         if target is not None and torch.is_tensor(probe[0]) and len(target) == len(probe[0]):  # not taken whole
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}

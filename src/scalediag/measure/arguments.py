@@ -12,7 +12,7 @@ from torch import nn
 from ..record import METRICS
 from ..tags import TASKS
 from .handwritten import HandWritten
-from .inputs import call, evaluating, length, logits_of, rows
+from .inputs import call, evaluating, length, logits_of, rows, tensors
 
 TRIAL = 8  # the probe's samples the model is tried on before watch hooks anything
 
@@ -112,20 +112,22 @@ def probe(batch, m: nn.Module) -> tuple[int | None, bool]:
         if y.dim() != 1:
             raise _error(ValueError, f"probe: {n} inputs but labels of shape {list(y.shape)} (one class per sample)")
     # labels per output row, not per input (a sequence-first language model's, with its hidden state): taken whole
-    whole = not unlabelled and len(y) != n
+    # a sparse input (a graph's adjacency) cannot be sliced (no as_strided): the nodes are taken together
+    whole = any(t.layout != torch.strided for t in tensors(x)) or (not unlabelled and len(y) != n)
     try:
         with evaluating(m), torch.no_grad():
             out = logits_of(call(m, x if whole else rows(x, 0, TRIAL)))
     except Exception as e:
-        raise _error(ValueError, f"probe: the model could not take its inputs ({type(e).__name__}: {e})") from e
-    rows_wanted = len(y) if whole else min(n, TRIAL)
-    if out is None or out.dim() != 2 or out.shape[0] != rows_wanted:
+        first = (str(e).strip().splitlines() or [""])[0]  # one line: a dispatcher's error lists every backend
+        raise _error(ValueError, f"probe: the model could not take its inputs ({type(e).__name__}: {first})") from e
+    rows_wanted = (len(y) if not unlabelled else None) if whole else min(n, TRIAL)  # whole, unlabelled: any rows
+    if out is None or out.dim() != 2 or rows_wanted not in (None, out.shape[0]):
         shape = list(out.shape) if out is not None else None
-        what = f"its {len(y)} labels" if whole else f"{min(n, TRIAL)} samples"
+        what = ("its inputs" if unlabelled else f"its {len(y)} labels") if whole else f"{min(n, TRIAL)} samples"
         raise _error(ValueError, f"probe: the model's output for {what} is {shape}; the probe needs [samples, "
                                  f"classes] logits for its labels" + (", one row per label" if whole else ""))
     if unlabelled:
-        return int(out.shape[1]), False
+        return int(out.shape[1]), whole
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= out.shape[1]:
         raise _error(ValueError, f"probe: labels from {low} to {high}, outside the model's {out.shape[1]} classes "

@@ -52,7 +52,7 @@ def rows(x, start: int, stop: int):
 
 def floating(x) -> torch.Tensor | None:
     """The first floating-point input: the one whose scale the first layer sees (None for token ids alone)."""
-    return next((t for t in tensors(x) if t.is_floating_point()), None)
+    return next((t for t in tensors(x) if t.is_floating_point() and t.layout == torch.strided), None)
 
 
 def logits_of(output) -> torch.Tensor | None:
