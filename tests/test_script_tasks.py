@@ -26,15 +26,25 @@ def _both(tmp_path, name, *args, script_args=()):
 
 
 def test_a_probe_that_cannot_be_taken_is_left_out_and_the_steps_still_measured(tmp_path):
-    """[T, B] tokens -> [T, B, V] log-probabilities, flattened outside the model: the probe is refused (it used to end
-    the watch, and turn exit 0 into 1: the labels'
-    function mode was left twice); the steps are measured, and what was not is said, never 'healthy'."""
-    p, record = _both(tmp_path, "lm_sequence_first")
+    """A physics-informed network differentiates its own output inside forward: without autograd (the probe's
+    evaluation) it cannot run. The probe is refused (a refusal used to end the watch, and turn exit 0 into 1: the
+    labels' function mode was left twice); the steps are measured, and what was not is said, never 'healthy'."""
+    p, record = _both(tmp_path, "pinn_ode")
     assert "measuring without a probe" in p.stderr and "not watching" not in p.stderr
-    assert record["init"] is None and record["config"]["loss"]["name"] == "nll_loss"
-    assert record["steps"] == 10 and {"1", "2", "4", "8"} <= set(record["early"])
+    assert "does not require grad" in p.stderr and "\n" not in p.stderr.split("measuring without a probe")[1][:200]
+    assert record["init"] is None and record["steps"] == 120 and {"1", "2", "4", "8"} <= set(record["early"])
     assert "no cause found in what was measured; not measured: the probe" in p.stderr
-    assert "healthy" not in p.stderr
+    assert "- healthy" not in p.stderr
+
+
+def test_a_sequence_first_model_whose_scores_are_flattened_outside_is_probed_whole(tmp_path):
+    """[T, B] tokens in, [T, B, V] log-probabilities out, flattened to [T*B, V] for nll_loss outside the model (it was
+    refused: "output for 8 samples is [160, V]"): the first batch is probed whole, its scores flattened as the loss
+    does, one label per row. 10 steps: too short to judge, and said so."""
+    p, record = _both(tmp_path, "lm_sequence_first")
+    assert record["init"] is not None and record["labels"]["classes"] == 50 and record["labels"]["samples"] == 160
+    assert record["config"]["loss"]["name"] == "nll_loss" and "measuring without a probe" not in p.stderr
+    assert "(too_short): 10 optimizer steps" in p.stderr
 
 
 @pytest.mark.parametrize("name, premise, loss, task", [
@@ -96,6 +106,22 @@ def test_a_gan_s_discriminator_is_not_blamed_for_the_generator_s_backward(tmp_pa
     (tmp_path / "bug").mkdir()
     bug, _ = _both(tmp_path / "bug", "gan_bce", script_args=["bug"])
     assert "(grad_accumulation)" in bug.stderr
+
+
+def test_a_gan_s_two_models_are_each_watched_and_diagnosed(tmp_path):
+    """The discriminator's optimizer steps first: D is watched into DIR; the generator's optimizer, stepping a model
+    called at the top level that is not watched, gets a watch of its own, named as the program names the model
+    (DIR/G), and a diagnosis of its own: its steps and gradients measured, its loss not (which loss is whose is not
+    known), so it is never called healthy. Its bug (opt_g.zero_grad() never called) is named in G's diagnosis."""
+    p, record = _both(tmp_path, "gan_bce", script_args=["bug_g"])
+    g = json.loads((tmp_path / "run" / "G" / "metrics.json").read_text())
+    assert g["steps"] == record["steps"] == 96 and g["config"]["model"]["sizes"]["0"] == 8 * 32 + 32
+    assert "diagnosis of " in p.stderr and ", D (" in p.stderr and ", G (" in p.stderr
+    d_text, g_text = p.stderr.split(", G (")
+    assert "(grad_accumulation)" not in d_text and "(grad_accumulation)" in g_text
+    (tmp_path / "healthy").mkdir()
+    healthy, _ = _both(tmp_path / "healthy", "gan_bce")
+    assert "- healthy" not in healthy.stderr.split(", G (")[1] and "not measured: the training loss" in healthy.stderr
 
 
 def test_an_lbfgs_closure_step_is_one_step(tmp_path):
@@ -228,3 +254,32 @@ def test_a_siamese_encoder_called_three_times_a_step_is_judged_by_its_own_loss(t
     (tmp_path / "bug").mkdir()
     bug, _ = _both(tmp_path / "bug", "siamese_triplet", script_args=["bug"])
     assert "**cause: learning rate too large** (lr_too_high)" in bug.stderr
+
+
+def test_a_batch_first_transformer_language_model_and_its_softmax_before_the_loss(tmp_path):
+    """nanoGPT's shape: [B, T] windows, logits [B, T, V] flattened for F.cross_entropy outside the model, AdamW:
+    probed whole, healthy. Its bug, F.softmax on the logits before cross_entropy, is outside the model, so the model's
+    outputs at the probe are logits: what the training loss consumed is kept (its range and row sums, once) and
+    names it. Its training loss (on the probabilities) ends above the validation loss (on the logits): that rise of
+    the validation loss is no overfitting."""
+    p, record = _both(tmp_path, "transformer_lm")
+    assert record["labels"]["classes"] == 48 and record["labels"]["samples"] == 16 * 32
+    assert "- healthy: nothing abnormal" in p.stderr and record["loss_input"]["min"] < 0
+    (tmp_path / "bug").mkdir()
+    bug, record = _both(tmp_path / "bug", "transformer_lm", script_args=["bug"])
+    assert "(double_softmax): the loss's inputs (after the model) are already probabilities" in bug.stderr
+    assert "transformer_lm.py:58 `logits = F.softmax(logits, dim=-1)`" in bug.stderr
+    assert "(overfitting)" not in bug.stderr
+
+
+def test_forward_forward_layers_with_an_optimizer_each_are_each_watched(tmp_path):
+    """Each layer trains itself with an Adam of its own, no backward pass crossing layers (it used to say the
+    optimizer 'holds none of the parameters of the module(s) the script trained'). The first layer is watched into
+    DIR; the second, first called after that, is found in its own optimizer step's caller (its method's self) and
+    watched into DIR/layer1, numbered after the first, which the program also calls `layer`."""
+    p, record = _both(tmp_path, "forward_forward")
+    second = json.loads((tmp_path / "run" / "layer1" / "metrics.json").read_text())
+    assert record["steps"] == second["steps"] == 128
+    assert record["config"]["model"]["sizes"]["root"] == 16 * 64 + 64
+    assert second["config"]["model"]["sizes"]["root"] == 64 * 64 + 64 and second["init"] is None
+    assert ", layer (" in p.stderr and ", layer1 (" in p.stderr and "holds none of the parameters" not in p.stderr

@@ -2,7 +2,7 @@
 # bench: family=GAN | data=synthetic points | optimizer=Adam | causes=grad_accumulation | args=bug
 """A GAN in the DCGAN style on 2-D points: a generator and a discriminator, two Adams, nn.BCELoss on [N, 1]
 probabilities with float targets; each model's gradients zeroed right before its own backward. The bug variant
-never zeroes the discriminator's."""
+never zeroes the discriminator's; bug_g never zeroes the generator's."""
 import sys
 
 import torch
@@ -25,7 +25,8 @@ for epoch in range(3):
         loss_d.backward()
         opt_d.step()
         loss_g = bce(D(fake), torch.ones(64, 1))  # its backward reaches D's weights too
-        opt_g.zero_grad()
+        if "bug_g" not in sys.argv:
+            opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
     with torch.no_grad():

@@ -1,5 +1,5 @@
-"""A language model whose output the probe cannot take: [T, B] tokens in, [T, B, V] log-probabilities out, flattened
-to [T*B, V] for nll_loss outside the model (a probe needs one row per label)."""
+"""A sequence-first language model in 10 steps: [T, B] tokens in, [T, B, V] log-probabilities out, flattened to
+[T*B, V] for nll_loss outside the model."""
 import torch
 import torch.nn.functional as F
 from torch import nn

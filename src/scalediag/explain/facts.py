@@ -60,6 +60,9 @@ def unmeasured(run: dict) -> list[str]:
         missing.append("the probe (the scale of the inputs, weights and outputs at init, dead units)")
     if run.get("history") and all(h.get("train_loss") is None for h in run["history"]):
         missing.append("the training loss (no loss the program computes was seen: a loss written by hand)")
+    off = run.get("watch_error")
+    if off:  # watch turned itself off: nothing after that step was measured
+        missing.append(f"anything after step {off.get('step')}, where scalediag.watch stopped")
     return missing
 
 

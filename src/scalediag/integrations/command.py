@@ -128,5 +128,12 @@ def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> 
                   "nothing to diagnose", file=sys.stderr)
         return
     found, block = diagnose_and_write(watcher.watch.dir, script.name)
-    print(f"scalediag: diagnosis of {script} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`; to paste "
-          f"into an issue: {block}):\n{found.text}", file=sys.stderr)
+    # with several models, each named: the program's name for it where a measured step showed it, else its class
+    model = f", {watcher.watch.checks.where.names.get('model') or type(watcher.watch.model).__name__}" \
+        if watcher.others.watches else ""
+    print(f"scalediag: diagnosis of {script}{model} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`; "
+          f"to paste into an issue: {block}):\n{found.text}", file=sys.stderr)
+    for other in watcher.others.watches:  # each model trained by an optimizer of its own
+        found, block = diagnose_and_write(other.dir, script.name)
+        print(f"scalediag: diagnosis of {script}, {other.dir.name} ({other.dir}; to paste into an issue: "
+              f"{block}):\n{found.text}", file=sys.stderr)

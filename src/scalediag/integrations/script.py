@@ -17,6 +17,8 @@ How it finds what to watch, through torch's global hooks only (nothing of torch'
   module during the evaluation; a script without a loss module gets them from the first F.cross_entropy /
   F.nll_loss after each of the model's outputs (a TorchFunctionMode pushed at the model's output, popped at its next
   call or optimizer step: it sees the few calls in between, never the forward or the update).
+Further models, each stepped by an optimizer of its own (a GAN's generator, one optimizer per layer), are watched
+beside the first, each into a directory of its own (other_models.py).
 The command around it (command.py) prints the diagnosis when the script ends (also on an exception or Ctrl-C) and
 returns the script's own exit code; the record stays for `scalediag report`.
 """
@@ -32,11 +34,11 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from ..measure.handwritten import HandWritten
-from ..measure.norms import sample
+from ..measure.handwritten import HandWritten, fingerprint
 from ..measure.task import Targets, loss_name, reconstructs, task_of
 from ..measure.watch import Watch
 from .functional_losses import Labels, Losses
+from .other_models import OtherModels
 
 # the probe grown from the first batch to this many training samples by the first epoch's end: a 32-image probe's
 # accuracy has a standard error near 0.09, too coarse for label_noise's gap
@@ -57,21 +59,25 @@ class ScriptWatch:
         self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
         self.evaluating, self.steps_at_epoch, self.gave_up = False, 0, False
         self.mode, self.mode_on = Labels(self.labels), False  # entered by run(), left once (at the step or close)
-        self.handles = [register_module_forward_pre_hook(self._pre), register_module_forward_hook(self._post),
-                        register_optimizer_step_pre_hook(self._first_step)]
+        self.handles = [register_module_forward_pre_hook(self._pre), register_module_forward_hook(self._post)]
+        # kept after the first model is watched: another optimizer's first step is another model's (other_models.py)
+        self.step_hook = register_optimizer_step_pre_hook(self._first_step)
+        self.others = OtherModels(log_dir, every)
         self.own: list = []  # hooks on the model and its loss once watched
         self.functional, self.functional_on = Losses(self), False
         self.grown: dict | None = None  # the probe being grown: {"x": [...], "y": [...], "n": samples}
         self.pending: torch.Tensor | None = None  # a training call's input, until its loss shows its labels
         self.targets: Targets | None = None  # a regression's or binary classifier's targets, over the first epoch
+        self.loss_input: torch.Tensor | None = None  # [min, max, |row sum - 1|] of the first training loss's input
 
     def _in_child(self) -> None:
         if self.forked:
             return
         self.forked, self.gave_up = True, True
-        for h in [*self.handles, *self.own]:
+        for h in [*self.handles, *self.own, self.step_hook]:
             h.remove()
         self.handles, self.own = [], []
+        self.others.detach()
         self._functional_off()
         self.labels_off()
         if self.watch is not None:  # its hooks on the model: the child's copy trains unwatched, writes nothing
@@ -84,7 +90,7 @@ class ScriptWatch:
         if self.watch is None and self.depth == 1 and torch.is_grad_enabled() and not self.gave_up:
             if id(module) not in self.roots:
                 self.roots[id(module)] = (module, [a.detach().clone() if torch.is_tensor(a) else a for a in args])
-                self.weights[id(module)] = _fingerprint(module)
+                self.weights[id(module)] = fingerprint(module)
             elif self._updated_by_hand(module):
                 self.labels_off()
                 self.attach(module, HandWritten(module), self.roots[id(module)][1], self.labels.get("target"))
@@ -99,7 +105,7 @@ class ScriptWatch:
         # a torch.optim step has begun (LBFGS calls the model in its closure, after the step's pre-hook): not by hand
         if before is None or self.orphan_steps or not (self.labels.get("backward") or any(p.grad is not None for p in module.parameters())):
             return False
-        return any(not torch.equal(a, b) for a, b in zip(before, _fingerprint(module)))
+        return any(not torch.equal(a, b) for a, b in zip(before, fingerprint(module)))
 
     def _post(self, module, args, output):
         self.depth -= 1
@@ -110,7 +116,17 @@ class ScriptWatch:
                 self.labels.setdefault("target", self.loss_target)
 
     def _first_step(self, optimizer, args, kwargs):
-        if self.watch is not None or self.gave_up:
+        if self.gave_up:
+            return
+        if self.watch is not None:
+            if optimizer not in self.watch.optimizers:
+                try:  # inside the script's own optimizer.step(): nothing of scalediag's may reach it
+                    self.others.step(optimizer, self.watch.model, self.roots,
+                                     self.watch.checks.where.names.get("model"))
+                except Exception as e:  # noqa: BLE001
+                    print(f"scalediag run: warning: another model not watched ({type(e).__name__}: {e})",
+                          file=sys.stderr)
+                    self.others.optimizers.add(id(optimizer))
             return
         held = {id(p) for g in optimizer.param_groups for p in g["params"]}
         model = next((m for m, _ in self.roots.values() if any(id(p) in held for p in m.parameters())), None)
@@ -213,6 +229,10 @@ class ScriptWatch:
         self.losses[mode].append(loss)
         if mode == "train":
             self.seen_target(target)
+            if self.loss_input is None and torch.is_tensor(logits) and logits.dim() >= 2 and \
+                    logits.is_floating_point():  # what the loss consumed: a softmax applied outside the model shows
+                z = logits.detach().float()
+                self.loss_input = torch.stack([z.amin(), z.amax(), (z.sum(-1) - 1).abs().amax()])
         x, self.pending = self.pending, None
         if mode == "train" and self.grown is not None and x is not None and len(x) == len(target) \
                 and not target.is_floating_point() and self.grown["n"] < PROBE_SAMPLES:
@@ -241,6 +261,8 @@ class ScriptWatch:
                 self.watch.grow_probe(torch.cat(self.grown["x"])[:PROBE_SAMPLES],
                                       torch.cat(self.grown["y"])[:PROBE_SAMPLES])
             self.grown = None
+        if self.loss_input is not None and "loss_input" not in self.watch.record.data:  # on the host once, here
+            self.watch.record.update(loss_input=dict(zip(("min", "max", "sum_dev"), self.loss_input.tolist())))
         if self.targets is not None:  # the first epoch's targets are the baseline's
             self.watch.record.update(targets=self.targets.summary())
             self.targets = None
@@ -248,6 +270,7 @@ class ScriptWatch:
         seen = self.losses["seen"]
         self.watch.epoch_end(train_loss=mean(self.losses["train"]), test_loss=mean(self.losses["eval"]),
                              test_acc=float(self.losses["correct"]) / seen if seen else None)
+        self.others.epoch_end()
         self.losses = {"train": [], "eval": [], "correct": 0, "seen": 0}
         self.steps_at_epoch = self.watch.steps.step
 
@@ -264,7 +287,7 @@ class ScriptWatch:
 
     def close(self, error: BaseException | None) -> None:
         self._functional_off()
-        for h in [*self.handles, *self.own]:
+        for h in [*self.handles, *self.own, self.step_hook]:
             h.remove()
         self.labels_off()
         if self.watch is None:
@@ -273,8 +296,4 @@ class ScriptWatch:
             self.end_epoch()
         kind = type(error) if error is not None else None
         self.watch.__exit__(kind, error, error.__traceback__ if error is not None else None)
-
-
-def _fingerprint(module: nn.Module) -> list[torch.Tensor]:
-    """Up to UPDATE_SAMPLE entries of each weight that requires grad, copied: enough to see an update change them."""
-    return [sample(p).clone() for p in module.parameters() if p.requires_grad]
+        self.others.close(kind, error, error.__traceback__ if error is not None else None)

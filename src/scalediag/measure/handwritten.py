@@ -18,6 +18,7 @@ import torch
 from torch.autograd.variable import Variable
 
 from ..record import HAND_WRITTEN
+from .norms import sample
 from .steps import OptimizerSteps
 
 
@@ -30,6 +31,12 @@ class HandWritten:
     def __init__(self, model: torch.nn.Module):
         self.param_groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
         self.state: dict = {}
+
+
+def fingerprint(module: torch.nn.Module) -> list[torch.Tensor]:
+    """Up to UPDATE_SAMPLE entries of each weight that requires grad, copied: enough to see an update change them
+    (`scalediag run` compares them at the model's next call to find a hand-written update)."""
+    return [sample(p).clone() for p in module.parameters() if p.requires_grad]
 
 
 class BackwardSteps(OptimizerSteps):

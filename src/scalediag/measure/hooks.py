@@ -222,7 +222,10 @@ class Diagnostics:
         """Each layer's gradient statistics on a fixed batch (norms.gradient_shares), in eval mode, without an
         optimizer step and without touching .grad; loss_fn(logits, target, reduction="mean")."""
         with evaluating(self.model), torch.enable_grad():
-            return gradient_shares(self.modules, loss_fn(logits_of(call(self.model, x)), target, reduction="mean"))
+            logits = logits_of(call(self.model, x))
+            if logits.dim() > 2 and logits.shape[:-1].numel() == len(target):  # [B, T, V] against [B*T] labels
+                logits = logits.reshape(-1, logits.shape[-1])
+            return gradient_shares(self.modules, loss_fn(logits, target, reduction="mean"))
 
     def adam(self, optimizers) -> dict[str, torch.Tensor]:
         """Per layer, Adam's eps_fraction and sqrt_v_median (adam.py); epoch ends only."""

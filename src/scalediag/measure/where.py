@@ -46,6 +46,7 @@ PATTERNS = {
     "sampler": r"\b(?:SequentialSampler|shuffle\s*=\s*False)\b",
     "optimizer_built": r"\boptim\.[A-Z]\w*\(|\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS)\(",
     "scheduler_built": r"\blr_scheduler\.\w+\(|\b\w+LR\(|\bReduceLROnPlateau\(",
+    "softmax": r"\b(?:softmax|Softmax)\(",
     "cross_entropy": r"\b(?:cross_entropy|CrossEntropyLoss|nll_loss|NLLLoss)\b",
     "freeze": r"requires_grad_\(\s*False\s*\)|\.requires_grad\s*=\s*False",
     "epoch_loop": r"^\s*for\s+\w*epoch\w*\s+in\b",
@@ -103,18 +104,11 @@ class Sites:
 
     def _names(self, frame) -> None:
         """The names the user's frame (or its self) gives the first optimizer and the model."""
-        if frame is None:
-            return
-        scopes = [frame.f_locals, frame.f_globals]
-        owner = frame.f_locals.get("self")
-        if owner is not None and hasattr(owner, "__dict__"):
-            scopes.append({f"self.{k}": v for k, v in vars(owner).items()})
         for role, obj in (("optimizer", self.optimizers[0]), ("model", self.model)):
-            for scope in scopes:
-                name = next((k for k, v in scope.items() if v is obj and not k.startswith("_")), None)
-                if name:
-                    self.names[role] = name
-                    break
+            name = name_of(obj, frame)
+            if name:
+                self.names[role] = name
+
 
     def summary(self, assigned: list[str] = ()) -> dict:
         """sites, names, and the source lines of the files they are in (read at an epoch's end, from linecache);
@@ -141,6 +135,22 @@ class Sites:
             if m:
                 names.add(m.group(1))
         return [h for n in names for h in _grep(files, rf"\b{re.escape(n)}\.step\(")][:KEPT]
+
+
+def name_of(obj, frame) -> str | None:
+    """The name a user's frame gives obj: a local, a global, or an attribute of its self (`self.model`)."""
+    if frame is None:
+        return None
+    scopes = [frame.f_locals, frame.f_globals]
+    owner = frame.f_locals.get("self")
+    if owner is not None and hasattr(owner, "__dict__"):
+        scopes.append({f"self.{k}": v for k, v in vars(owner).items()})
+    for scope in scopes:
+        # a method's receiver is named self wherever it is: no name of the program's
+        name = next((k for k, v in scope.items() if v is obj and not k.startswith("_") and k != "self"), None)
+        if name:
+            return name
+    return None
 
 
 def _forward(model: torch.nn.Module) -> dict | None:

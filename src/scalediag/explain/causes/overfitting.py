@@ -35,7 +35,9 @@ class Overfitting(Cause):
         after = test[best + 1 :]
         if len(after) < self.EPOCHS or not train[-1] < train[best]:
             return None
-        rose = min(after) > test[best] and after[-1] >= self.RISE * test[best]
+        # memorising ends with the test loss above the training loss (a loss trained on something else, such as
+        # softmax outputs fed to cross_entropy, can end far above a test loss computed on the logits)
+        rose = min(after) > test[best] and after[-1] >= self.RISE * test[best] and after[-1] > train[-1]
         stalled = after[-1] > test[best] and train[-1] <= (1 - self.TRAIN_FALL) * train[best] and \
             after[-1] > TEST_GAP * train[-1] + TEST_SLACK
         if not (rose or stalled):
