@@ -283,3 +283,17 @@ def test_forward_forward_layers_with_an_optimizer_each_are_each_watched(tmp_path
     assert record["config"]["model"]["sizes"]["root"] == 16 * 64 + 64
     assert second["config"]["model"]["sizes"]["root"] == 64 * 64 + 64 and second["init"] is None
     assert ", layer (" in p.stderr and ", layer1 (" in p.stderr and "holds none of the parameters" not in p.stderr
+
+
+@pytest.mark.parametrize("loss, name, median", [("l1", "l1_loss", 0.698), ("huber", "huber_loss", 0.308)])
+def test_an_l1_or_huber_regression_is_judged_against_predicting_its_targets_median(tmp_path, loss, name, median):
+    """L1's best constant is the median, and Huber's near it: the baseline is the loss of predicting the median of
+    the first 4096 training targets (Huber and smooth L1 at their default delta and beta, 1). Healthy, the fit is
+    judged against it; with the targets shuffled apart from the inputs the run stays at it, named."""
+    p, record = _both(tmp_path, "regression_mse", script_args=[loss])
+    assert record["config"]["loss"]["name"] == name and "against predicting the targets' median" in p.stderr
+    assert "- healthy: nothing abnormal (R² 0." in p.stderr
+    (tmp_path / "shuffled").mkdir()
+    bug, record = _both(tmp_path / "shuffled", "regression_mse", script_args=["shuffled", loss])
+    assert "of the loss of predicting the targets' median" in bug.stderr and "(labels_misaligned)" in bug.stderr
+    assert record["targets"][loss] == pytest.approx(median, abs=0.002)  # float64 sums: the same on any CPU

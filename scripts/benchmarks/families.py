@@ -1,8 +1,10 @@
-"""What `scalediag run` costs on the programs of other task families (tests/programs/: a sequence-first language
-model with its update written by hand, a classifier trained without torch.optim, a policy gradient, a VAE, a regression, an autoencoder, a GAN, LBFGS with a closure, a binary classifier):
-the CPU time (user + system) of the whole process, watched against plain, runs alternated so that the machine's drift
-hits both. These programs train for 1-3 s, so the fixed cost (scalediag's imports, the probe at entry and at each
-epoch's end) weighs more than on a real run; the ratio of the medians is given per program and as a median over them.
+"""What `scalediag run` costs on the programs of other task families (tests/programs/: language models, sequence-
+first with its update written by hand and a batch-first Transformer, a classifier trained without torch.optim, a
+graph network, fine-tuning on a frozen backbone, a Siamese encoder, forward-forward, a policy gradient, a VAE, a
+regression, an autoencoder, a GAN, LBFGS with a closure, a binary classifier): the CPU time (user + system) of the
+whole process, watched against plain, runs alternated so that the machine's drift hits both. These programs train
+for 2-7 s, so the fixed cost (scalediag's imports, the probe at entry and at each epoch's end) weighs more than on a
+real run; the ratio of the medians is given per program and as a median over them.
 
     python scripts/bench.py families [--reps 5]   -> scripts/results/bench_families.json
 """
@@ -17,8 +19,9 @@ import tempfile
 from pathlib import Path
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "tests" / "programs"
-FAMILIES = ("lm_tokens", "handwritten_sgd", "reinforce_bandit", "vae_bce", "regression_mse", "autoencoder_mse",
-            "gan_bce", "lbfgs_sine", "binary_bce")
+FAMILIES = ("lm_tokens", "transformer_lm", "handwritten_sgd", "reinforce_bandit", "vae_bce", "regression_mse",
+            "autoencoder_mse", "gan_bce", "lbfgs_sine", "binary_bce", "gcn_sparse", "frozen_backbone",
+            "siamese_triplet", "forward_forward")
 
 
 def _cpu(cmd: list[str]) -> float:

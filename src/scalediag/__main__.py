@@ -10,15 +10,6 @@ import sys
 import threading
 from pathlib import Path
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, open_dict
-
-from .run.overrides import CONF_DIR
-from .run.threads import thread_budget
-
 log = logging.getLogger("scalediag")
 
 
@@ -26,10 +17,30 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt  # a scheduler's SIGTERM: keep what was done, exactly as for Ctrl-C
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def app(cfg: DictConfig) -> float | None:
+def hydra_app():
+    """The Hydra app, made when it runs: `scalediag run` and `scalediag report` need neither Hydra nor OmegaConf,
+    whose imports (about 0.15 s) are most of what scalediag adds to a short script's start."""
+    import hydra
+
+    from .run.overrides import CONF_DIR
+
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+    def app(cfg) -> float | None:
+        return job(cfg)
+
+    return app
+
+
+def job(cfg) -> float | None:
+    """One run of the Hydra app (or one job of a sweep)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from hydra.utils import to_absolute_path
+    from omegaconf import open_dict
+
     from .run.callbacks import check_or_exit
     from .run.checkpoint import refusal
+    from .run.threads import thread_budget
     from .run.train import run
 
     # the configuration again (a launcher may start jobs on another machine); the data is checked as it loads
@@ -102,7 +113,7 @@ def main() -> None:
     if mistyped:
         print(f"scalediag: error: {mistyped}", file=sys.stderr)
         sys.exit(2)
-    app()
+    hydra_app()()
 
 
 if __name__ == "__main__":

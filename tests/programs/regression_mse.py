@@ -1,7 +1,10 @@
 # bench: family=regression | data=synthetic function | optimizer=SGD | causes=none
 # bench: family=regression | data=synthetic function | optimizer=SGD | causes=grad_accumulation | args=bug
 # bench: family=regression | data=synthetic function | optimizer=SGD | causes=labels_misaligned | args=shuffled
-"""Regression: an MLP fits y = sin(3 x1) + x2^2 with nn.MSELoss, SGD, an evaluation on held-out points each epoch."""
+# bench: family=regression | data=synthetic function | optimizer=SGD | causes=none | args=huber
+# bench: family=regression | data=synthetic function | optimizer=SGD | causes=labels_misaligned | args=shuffled l1
+"""Regression: an MLP fits y = sin(3 x1) + x2^2 with nn.MSELoss, SGD, an evaluation on held-out points each epoch.
+    python regression_mse.py [bug] [shuffled] [l1 | huber]   l1, huber: nn.L1Loss, nn.HuberLoss in MSE's place"""
 import sys
 
 import torch
@@ -16,7 +19,7 @@ xt, yt = x[1536:], y[1536:]
 x, y = x[:1536], y[:1536]
 model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
 opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-criterion = nn.MSELoss()
+criterion = nn.L1Loss() if "l1" in sys.argv else nn.HuberLoss() if "huber" in sys.argv else nn.MSELoss()
 for epoch in range(4):
     model.train()
     for i in range(0, 1536, 64):

@@ -153,11 +153,17 @@ def softmax_floor(c: int, low: float, high: float) -> float:
 
 def baseline(run: dict) -> tuple[float, str] | None:
     """The loss of predicting the training targets' mean, where the record measured them, with what it is: a
-    mean-squared-error regression's, their variance; a binary classifier's, the entropy of its positive rate."""
+    mean-squared-error regression's, their variance; an L1 or Huber regression's, the loss of predicting their median
+    (at the losses' default delta or beta, 1); a binary classifier's, the entropy of its positive rate."""
     targets = run.get("targets") or {}
     name = ((run.get("config") or {}).get("loss") or {}).get("name")
     if task(run) == "regression" and name == "mse_loss" and targets.get("var"):
         return targets["var"], "the loss of predicting the targets' mean, their variance"
+    if task(run) == "regression" and name == "l1_loss" and targets.get("l1"):
+        return targets["l1"], "the loss of predicting the targets' median, their mean absolute deviation"
+    # smooth L1 at its default beta 1 is Huber at delta 1
+    if task(run) == "regression" and name in ("huber_loss", "smooth_l1_loss") and targets.get("huber"):
+        return targets["huber"], "the loss of predicting the targets' median"
     p = targets.get("mean")
     if task(run) == "binary" and p is not None and 0 < p < 1:
         entropy = -(p * math.log(p) + (1 - p) * math.log(1 - p))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .. import tags
 from ..record import HAND_WRITTEN, experiment, optimizer_name
-from .facts import classes, first_hidden, last_diag, layer_name, r_squared
+from .facts import baseline, classes, first_hidden, last_diag, layer_name, r_squared
 
 LN10 = math.log(10)  # the loss of a uniform guess over 10 classes: where a well-scaled network starts
 
@@ -239,8 +239,9 @@ def healthy_summary(run: dict, harmless: bool = False) -> str:
              f"update ratio {last[tags.update_ratio(first)]:.1e} (layer {first})"
              if first and tags.update_ratio(first) in last else None]
     r2 = r_squared(run)
-    if r2 is not None:  # a regression against its baseline, predicting the targets' mean
-        against = "the positive rate" if run.get("task") == "binary" else "the targets' mean"
+    if r2 is not None:  # a regression against its baseline, predicting the targets' mean (a robust loss's: median)
+        against = "the positive rate" if run.get("task") == "binary" else \
+            "the targets' median" if "median" in baseline(run)[1] else "the targets' mean"
         parts.insert(0, f"R² {r2:.2f} against predicting {against}")
     final = (run.get("final") or {}).get("train_loss")
     if not any(parts) and final is not None:

@@ -170,7 +170,7 @@ class ScriptWatch:
         target = self.watch.probe_batch[1] if self.watch.probe_batch is not None else None
         if target is not None and torch.is_tensor(probe[0]) and len(target) == len(probe[0]):  # not taken whole
             self.grown = {"x": [probe[0]], "y": [target], "n": len(target)}
-        if task == "binary" or (task == "regression" and name == "mse_loss"):
+        if task in ("binary", "regression"):
             self.targets = Targets(binary=task == "binary")  # the baseline: the loss of predicting the targets' mean
         if target is None and self.watch.probe is not None and task in ("classification", "unknown") and \
                 probe[1] is None:

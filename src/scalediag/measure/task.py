@@ -51,16 +51,27 @@ class Targets:
     positive rate, for binary cross-entropy). Nothing syncs until summary().
 
     binary: a call whose targets are all equal is left out (a GAN's discriminator is given all-real, then all-fake
-    batches: their rate says nothing of a classifier's baseline); weighted in on the device, so no branch syncs."""
+    batches: their rate says nothing of a classifier's baseline); weighted in on the device, so no branch syncs.
+
+    The robust losses' best constant is near the median, not the mean: the first KEPT target values are copied (on
+    the device) and give the loss of predicting their median, L1's (the mean absolute deviation) and Huber's at
+    delta 1 (smooth L1 at beta 1 is the same)."""
+
+    KEPT = 4096
 
     def __init__(self, binary: bool = False):
         self.binary = binary
         self.sums: list | None = None
+        self.kept: list[torch.Tensor] = []
+        self.room = 0 if binary else self.KEPT
 
     def see(self, target: torch.Tensor) -> None:
         t = target.detach().reshape(-1).double() if target.device.type != "mps" else target.detach().reshape(-1)
         if not t.numel():
             return
+        if self.room:
+            self.kept.append(t[: self.room].clone())
+            self.room -= len(self.kept[-1])
         keep = (t.amax() != t.amin()).to(t.dtype) if self.binary else t.new_ones(())
         found = [t.sum() * keep, t.square().sum() * keep, t.numel() * keep]
         self.sums = found if self.sums is None else [a + b for a, b in zip(self.sums, found)]
@@ -70,4 +81,10 @@ class Targets:
             return None
         total, squares, n = (float(v) for v in self.sums)
         mean = total / n
-        return {"mean": mean, "var": max(squares / n - mean * mean, 0.0), "values": int(n)}
+        found = {"mean": mean, "var": max(squares / n - mean * mean, 0.0), "values": int(n)}
+        if self.kept:
+            t = torch.cat(self.kept)
+            off = (t - t.median()).abs()
+            found.update(median=float(t.median()), l1=float(off.mean()),
+                         huber=float(torch.where(off < 1, 0.5 * off.square(), off - 0.5).mean()))
+        return found
