@@ -297,3 +297,19 @@ def test_an_l1_or_huber_regression_is_judged_against_predicting_its_targets_medi
     bug, record = _both(tmp_path / "shuffled", "regression_mse", script_args=["shuffled", loss])
     assert "of the loss of predicting the targets' median" in bug.stderr and "(labels_misaligned)" in bug.stderr
     assert record["targets"][loss] == pytest.approx(median, abs=0.002)  # float64 sums: the same on any CPU
+
+
+def test_an_actor_critic_on_cartpole_is_not_judged_as_the_regression_its_value_loss_is(tmp_path):
+    """gymnasium's CartPole, the canonical actor-critic: one call per state, the loss a policy term written by hand
+    plus F.smooth_l1_loss on the values. It was called labels_misaligned (R² -162: the whole loss against the value
+    targets' baseline): the scalar backward() starts from is not made of the regression losses alone, so the task is
+    unknown. The states it was called on are stacked into its probe (a model fed one sample also takes a batch).
+    Healthy at lr 1e-2 (running reward 242 at episode 80); its missing zero_grad named."""
+    pytest.importorskip("gymnasium")
+    p, record = _both(tmp_path, "actor_critic_cartpole")
+    assert record["task"] == "unknown" and record["config"]["loss"]["name"] == "smooth_l1_loss"
+    assert record["init"] is not None and record["classes"] == 2 and record["steps"] == 80
+    assert "- healthy: the run learned" in p.stderr and "(labels_misaligned)" not in p.stderr
+    (tmp_path / "bug").mkdir()
+    bug, _ = _both(tmp_path / "bug", "actor_critic_cartpole", script_args=["bug"])
+    assert "**cause: gradients never zeroed** (grad_accumulation)" in bug.stderr

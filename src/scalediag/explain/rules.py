@@ -86,7 +86,7 @@ def _crossed(run: dict, tag: str, threshold: float) -> tuple[int, float, float] 
 
 def dead_units(run: dict) -> list[Finding]:
     kind, found = _activation(run), []
-    what = "ReLUs" if kind == "relu" else f"{kind} units"
+    what = "ReLUs" if kind == "relu" else f"{kind} units" if kind else "units"  # a kind seen only at the probe
     for layer in tags.hidden_layers(last_diag(run)):
         crossed = _crossed(run, tags.dead(layer), DEAD_MAX)
         if crossed:

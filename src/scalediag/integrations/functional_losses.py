@@ -24,6 +24,9 @@ class Labels(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in BACKWARD:  # a backward pass before any optimizer step: a loop that may update by hand
+            tensor = kwargs.get("tensors", args[0] if args else None)
+            if "backward" not in self.found and torch.is_tensor(tensor):
+                self.found["composite"] = not made_of_losses(tensor, self.found.pop("loss_outputs", []))
             self.found["backward"] = True
         # a labelled loss's target is the probe's labels, and names the loss even after another (a regulariser)
         if (func in LABELLED and "target" not in self.found) or (func in OTHERS and "loss_fn" not in self.found):
@@ -32,7 +35,35 @@ class Labels(TorchFunctionMode):
                 self.found["loss_fn"], self.found["loss_target"] = func, target.detach().clone()
                 if func in LABELLED:
                     self.found["target"] = self.found["loss_target"]
-        return func(*args, **kwargs)
+        out = func(*args, **kwargs)
+        if (func in LABELLED or func in OTHERS) and "backward" not in self.found and torch.is_tensor(out) and \
+                out.grad_fn is not None:
+            self.found.setdefault("loss_outputs", []).append(out.grad_fn)  # kept until the first backward only
+        return out
+
+
+# what a sum of losses is made of: their sum, mean, scaling and stacking (a GAN's real + fake terms)
+ARITHMETIC = {"AddBackward0", "AddBackward1", "SumBackward0", "SumBackward1", "MeanBackward0", "MeanBackward1",
+              "MulBackward0", "DivBackward0", "StackBackward0", "CatBackward0"}
+
+
+def made_of_losses(tensor: torch.Tensor, outputs: list) -> bool:
+    """Whether the scalar a backward pass starts from is the losses seen (one, or a sum or mean of several), rather
+    than a loss with terms of its own beside them (an actor-critic's policy term written by hand beside its value
+    loss): only then does the regression or binary baseline describe what is minimised. Walks the graph from the
+    scalar down to the losses' own nodes, through arithmetic only."""
+    losses, stack, seen = set(outputs), [tensor.grad_fn], set()
+    if not losses:
+        return False
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in losses or fn in seen:
+            continue
+        seen.add(fn)
+        if type(fn).__name__ not in ARITHMETIC or len(seen) > 10_000:
+            return False
+        stack.extend(f for f, _ in fn.next_functions)
+    return True
 
 
 def _mean_loss(value: torch.Tensor, kwargs: dict, target: torch.Tensor) -> torch.Tensor:

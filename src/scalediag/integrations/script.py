@@ -34,7 +34,8 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from ..measure.handwritten import HandWritten, fingerprint
+from ..measure.handwritten import HandWritten, fingerprint, updated_by_hand
+from ..measure.inputs import unbatched
 from ..measure.task import Targets, loss_name, reconstructs, task_of
 from ..measure.watch import Watch
 from .functional_losses import Labels, Losses
@@ -91,21 +92,18 @@ class ScriptWatch:
             if id(module) not in self.roots:
                 self.roots[id(module)] = (module, [a.detach().clone() if torch.is_tensor(a) else a for a in args])
                 self.weights[id(module)] = fingerprint(module)
-            elif self._updated_by_hand(module):
+            elif unbatched(self.roots[id(module)][1], args, PROBE_SAMPLES):  # a policy's states: one probe
+                first = self.roots[id(module)][1]
+                first[0] = torch.cat([first[0].reshape(-1, *args[0].shape), args[0].detach()[None]])
+            # a torch.optim step has begun (LBFGS calls the model in its closure, after the step's pre-hook): not by
+            # hand; else the module called again after a backward pass, its weights changed: the loop updates them
+            elif not self.orphan_steps and updated_by_hand(module, self.weights.get(id(module)),
+                                                           bool(self.labels.get("backward"))):
                 self.labels_off()
                 self.attach(module, HandWritten(module), self.roots[id(module)][1], self.labels.get("target"))
                 if self.watch is not None:  # this call begins the second step: measured from its forward on
                     self.watch.steps.counted(1)
                     self.watch.steps._forward(module, args, {})
-
-    def _updated_by_hand(self, module) -> bool:
-        """Called again after a backward pass, with no torch.optim step before, and its weights changed: the
-        loop updates them itself (an optimizer's step pre-hook attaches before this call)."""
-        before = self.weights.get(id(module))
-        # a torch.optim step has begun (LBFGS calls the model in its closure, after the step's pre-hook): not by hand
-        if before is None or self.orphan_steps or not (self.labels.get("backward") or any(p.grad is not None for p in module.parameters())):
-            return False
-        return any(not torch.equal(a, b) for a, b in zip(before, fingerprint(module)))
 
     def _post(self, module, args, output):
         self.depth -= 1
@@ -147,6 +145,8 @@ class ScriptWatch:
         name = loss_name(loss if loss is not None else self.labels.get("loss_fn"))
         seen = getattr(self, "loss_target", None) if loss is not None else self.labels.get("loss_target")
         task = task_of(name, reconstructs(seen, inputs))
+        if task in ("regression", "binary") and self.labels.get("composite"):
+            task = "unknown"  # its loss is only a term of what is minimised: no baseline of the targets applies
         # the labelled probe; else the inputs alone (labels that fit no output row); else none: the steps are still
         # measured
         attempts = [probe, *([(probe[0], None)] if probe is not None and target is not None else []), None]

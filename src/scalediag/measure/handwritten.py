@@ -39,6 +39,14 @@ def fingerprint(module: torch.nn.Module) -> list[torch.Tensor]:
     return [sample(p).clone() for p in module.parameters() if p.requires_grad]
 
 
+def updated_by_hand(module: torch.nn.Module, before: list | None, backward: bool) -> bool:
+    """Whether the module's weights changed since fingerprint() took before, after a backward pass (seen, or left
+    in .grad) and without a torch.optim step: the loop updates them itself."""
+    if before is None or not (backward or any(p.grad is not None for p in module.parameters())):
+        return False
+    return any(not torch.equal(a, b) for a, b in zip(before, fingerprint(module)))
+
+
 class BackwardSteps(OptimizerSteps):
     """OptimizerSteps' state machine, with a backward pass's end in place of the optimizer's step pre-hook and the
     model's next call (or the epoch's end) in place of its post-hook."""

@@ -118,3 +118,12 @@ def first_samples(loader, n: int):
         return None
     with torch.random.fork_rng(devices=[]):
         return collate([dataset[i] for i in range(min(n, len(dataset)))])
+
+
+def unbatched(first: list, args: tuple, most: int) -> bool:
+    """Whether a call's one 1-D floating-point input is another unbatched sample like the first call's (kept as
+    first[0], one sample or those stacked so far, fewer than most): a model fed one state at a time (an RL policy)
+    also takes a batch of them, and their stack is its probe."""
+    x, kept = (args[0] if len(args) == 1 else None), (first[0] if len(first) == 1 else None)
+    return torch.is_tensor(x) and torch.is_tensor(kept) and x.dim() == 1 and x.is_floating_point() and \
+        kept.shape[-1:] == x.shape and (kept.dim() == 1 or (kept.dim() == 2 and len(kept) < most))
