@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up: a virtual environment in .venv, torch, scalediag, and the real Fashion-MNIST; with --test also
-# the test tools and the integrations' frameworks the tests run (Lightning, transformers, torchtest2, torch-audit).
+# the test tools and the integrations' frameworks the tests run (Lightning, transformers, torchtest2, torch-audit,
+# gymnasium).
 # Safe to run again: what is already there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,8 @@ if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
     "${pip[@]}" ${TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}
 fi
 if [ "${1:-}" = "--test" ]; then
-    echo "setup: installing scalediag with its test tools (pytest, Lightning, transformers, torchtest2, torch-audit)"
+    echo "setup: installing scalediag with its test tools (pytest, Lightning, transformers, torchtest2, torch-audit," \
+        "gymnasium)"
     "${pip[@]}" -e '.[test]'
 else
     "${pip[@]}" -e .
