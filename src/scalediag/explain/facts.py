@@ -5,6 +5,7 @@ gains, and when a run fails."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from .. import tags
 from ..record import experiment
@@ -151,23 +152,31 @@ def softmax_floor(c: int, low: float, high: float) -> float:
     return -math.log(math.exp(high) / (math.exp(high) + (c - 1) * math.exp(low)))
 
 
-def baseline(run: dict) -> tuple[float, str] | None:
+class Baseline(NamedTuple):
+    value: float  # the loss of that prediction
+    text: str  # what it is, as a sentence names it
+    predicting: str  # what is predicted: the targets' mean or median, the positive rate
+
+
+def baseline(run: dict) -> Baseline | None:
     """The loss of predicting the training targets' mean, where the record measured them, with what it is: a
     mean-squared-error regression's, their variance; an L1 or Huber regression's, the loss of predicting their median
     (at the losses' default delta or beta, 1); a binary classifier's, the entropy of its positive rate."""
     targets = run.get("targets") or {}
     name = ((run.get("config") or {}).get("loss") or {}).get("name")
     if task(run) == "regression" and name == "mse_loss" and targets.get("var"):
-        return targets["var"], "the loss of predicting the targets' mean, their variance"
+        return Baseline(targets["var"], "the loss of predicting the targets' mean, their variance", "the targets' mean")
     if task(run) == "regression" and name == "l1_loss" and targets.get("l1"):
-        return targets["l1"], "the loss of predicting the targets' median, their mean absolute deviation"
+        return Baseline(targets["l1"], "the loss of predicting the targets' median, their mean absolute deviation",
+                        "the targets' median")
     # smooth L1 at its default beta 1 is Huber at delta 1
     if task(run) == "regression" and name in ("huber_loss", "smooth_l1_loss") and targets.get("huber"):
-        return targets["huber"], "the loss of predicting the targets' median"
+        return Baseline(targets["huber"], "the loss of predicting the targets' median", "the targets' median")
     p = targets.get("mean")
     if task(run) == "binary" and p is not None and 0 < p < 1:
         entropy = -(p * math.log(p) + (1 - p) * math.log(1 - p))
-        return entropy, f"the loss of predicting the positive rate {p:.3g}, its entropy"
+        return Baseline(entropy, f"the loss of predicting the positive rate {p:.3g}, its entropy",
+                        "the positive rate")
     return None
 
 
@@ -175,7 +184,7 @@ def r_squared(run: dict) -> float | None:
     """1 - the final training loss / baseline(run): 1 for a perfect fit, 0 for predicting the targets' mean (a binary
     classifier's too: the share of the positive rate's entropy it removed); None without a baseline."""
     found, loss = baseline(run), final(run).get("train_loss")
-    return None if found is None or loss is None else 1 - loss / found[0]
+    return None if found is None or loss is None else 1 - loss / found.value
 
 
 def short(run: dict) -> bool:
@@ -210,7 +219,7 @@ def failing(run: dict, judge_short: bool = False) -> str | None:
     f, ceiling = final(run), FAILING_LOSS * math.log(classes(run))
     r2 = r_squared(run)
     if r2 is not None and r2 < FAILING_R2:
-        value, what = baseline(run)
+        value, what, _ = baseline(run)
         return (f"its training loss {f['train_loss']:.3g} is {f['train_loss'] / value:.0%} of {what} ({value:.3g}): "
                 f"R² = {r2:.2f}, below {FAILING_R2}")
     if not against_classes(run):  # no classes to set a baseline: the loss against its own start

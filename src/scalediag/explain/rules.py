@@ -239,10 +239,8 @@ def healthy_summary(run: dict, harmless: bool = False) -> str:
              f"update ratio {last[tags.update_ratio(first)]:.1e} (layer {first})"
              if first and tags.update_ratio(first) in last else None]
     r2 = r_squared(run)
-    if r2 is not None:  # a regression against its baseline, predicting the targets' mean (a robust loss's: median)
-        against = "the positive rate" if run.get("task") == "binary" else \
-            "the targets' median" if "median" in baseline(run)[1] else "the targets' mean"
-        parts.insert(0, f"R² {r2:.2f} against predicting {against}")
+    if r2 is not None:  # against its baseline: the targets' mean (a robust loss's median), a positive rate
+        parts.insert(0, f"R² {r2:.2f} against predicting {baseline(run).predicting}")
     final = (run.get("final") or {}).get("train_loss")
     if not any(parts) and final is not None:
         parts.append(f"final training loss {final:.4g}")

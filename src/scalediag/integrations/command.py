@@ -128,9 +128,7 @@ def _report(watcher: ScriptWatch, script: Path, error: BaseException | None) -> 
                   "nothing to diagnose", file=sys.stderr)
         return
     found, block = diagnose_and_write(watcher.watch.dir, script.name)
-    # with several models, each named: the program's name for it where a measured step showed it, else its class
-    model = f", {watcher.watch.checks.where.names.get('model') or type(watcher.watch.model).__name__}" \
-        if watcher.others.watches else ""
+    model = f", {watcher.watch.model_name}" if watcher.others.watches else ""  # with several models, each named
     print(f"scalediag: diagnosis of {script}{model} ({watcher.watch.dir}, `scalediag report {watcher.watch.dir}`; "
           f"to paste into an issue: {block}):\n{found.text}", file=sys.stderr)
     for other in watcher.others.watches:  # each model trained by an optimizer of its own

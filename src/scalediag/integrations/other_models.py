@@ -1,7 +1,8 @@
 """The other models a script trains, each with an optimizer of its own: a GAN's generator beside its discriminator,
 one optimizer per layer (forward-forward). `scalediag run` watches the first model whose optimizer steps (script.py);
-each further optimizer that steps a model called at the script's top level gets a watch of its own, into a
-directory named after that model's class under the run's, so that `scalediag report DIR` reads them all and the
+each further optimizer that steps another model (one called at the script's top level, or one its step's caller
+holds) gets a watch of its own, into a directory under the run's named as the program names the model (else after
+its class), so that `scalediag report DIR` reads them all and the
 diagnosis is printed for each.
 
 What such a model's watch measures: its steps, gradients, updates and activations, and a probe of its first inputs
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from torch import nn
 
+from ..measure.inputs import packed
 from ..measure.watch import Watch
 from ..measure.where import name_of, user_frame
 
@@ -29,10 +31,10 @@ class OtherModels:
         self.watches: list[Watch] = []
         self.optimizers: set[int] = set()  # ids of the optimizers already followed or found to hold no other model
 
-    def step(self, optimizer, first: nn.Module, roots: dict, first_name: str | None = None) -> None:
+    def step(self, optimizer, first: nn.Module, roots: dict, first_name: str) -> None:
         """An optimizer's step, before its update: a watch for the model it trains, where that is a model called at
-        the top level that is not watched yet. first: the model scalediag run watches, first_name the program's name
-        for it where known."""
+        the top level that is not watched yet. first: the model scalediag run watches, first_name how its diagnosis
+        names it."""
         if id(optimizer) in self.optimizers or len(self.watches) >= MOST:
             return
         self.optimizers.add(id(optimizer))
@@ -52,7 +54,7 @@ class OtherModels:
         # numbered after the first model where they share a class and have no name of their own (Layer, Layer1)
         taken = {w.dir.name for w in self.watches} | {type(first).__name__, first_name}
         folder = next(f"{name}{i or ''}" for i in range(len(taken) + 1) if f"{name}{i or ''}" not in taken)
-        probe = ((args[0] if len(args) == 1 else tuple(args)), None) if args else None
+        probe = (packed(args), None) if args else None
         for attempt in (probe, None) if probe is not None else (None,):
             try:
                 self.watches.append(Watch(model, optimizer, self.parent / folder, every=self.every, probe=attempt,

@@ -35,7 +35,7 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from ..measure.handwritten import HandWritten, fingerprint, updated_by_hand
-from ..measure.inputs import unbatched
+from ..measure.inputs import packed, unbatched
 from ..measure.task import Targets, loss_name, reconstructs, task_of
 from ..measure.watch import Watch
 from .functional_losses import Labels, Losses
@@ -119,8 +119,7 @@ class ScriptWatch:
         if self.watch is not None:
             if optimizer not in self.watch.optimizers:
                 try:  # inside the script's own optimizer.step(): nothing of scalediag's may reach it
-                    self.others.step(optimizer, self.watch.model, self.roots,
-                                     self.watch.checks.where.names.get("model"))
+                    self.others.step(optimizer, self.watch.model, self.roots, self.watch.model_name)
                 except Exception as e:  # noqa: BLE001
                     print(f"scalediag run: warning: another model not watched ({type(e).__name__}: {e})",
                           file=sys.stderr)
@@ -139,7 +138,7 @@ class ScriptWatch:
         if target is not None and not (inputs and target.dim() == 1):
             target = None  # labels per output row, as many as the samples (or, taken whole, as the output's rows)
         # without labels (a loss written by hand) the probe still shows the inputs, the layers and the logits
-        probe = (inputs[0] if len(inputs) == 1 else tuple(inputs), target) if inputs else None
+        probe = (packed(inputs), target) if inputs else None
         loss = getattr(self, "loss_module", None)
         # the loss seen: the premise of the causes about what the model feeds it, and the task; None where none was
         name = loss_name(loss if loss is not None else self.labels.get("loss_fn"))

@@ -12,7 +12,7 @@ from torch import nn
 from ..record import METRICS
 from ..tags import TASKS
 from .handwritten import HandWritten
-from .inputs import call, evaluating, length, logits_of, rows, tensors
+from .inputs import call, evaluating, flat_scores, length, logits_of, rows, tensors
 
 TRIAL = 8  # the probe's samples the model is tried on before watch hooks anything
 
@@ -120,8 +120,8 @@ def probe(batch, m: nn.Module) -> tuple[int | None, bool]:
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0]  # one line: a dispatcher's error lists every backend
         raise _error(ValueError, f"probe: the model could not take its inputs ({type(e).__name__}: {first})") from e
-    if whole and out is not None and out.dim() > 2:  # [B, T, V] scores, their labels [B*T]: flattened as the loss does
-        out = out.reshape(-1, out.shape[-1])
+    if whole and out is not None:  # [B, T, V] scores, their labels [B*T]: flattened as the loss does
+        out = flat_scores(out)
     rows_wanted = (len(y) if not unlabelled else None) if whole else min(n, TRIAL)  # whole, unlabelled: any rows
     if out is None or out.dim() != 2 or rows_wanted not in (None, out.shape[0]):
         shape = list(out.shape) if out is not None else None

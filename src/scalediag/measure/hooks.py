@@ -22,7 +22,7 @@ from torch import nn
 from .. import tags
 from .adam import adam_stats
 from .functional import FunctionalActs
-from .inputs import call, evaluating, first_tensor, floating, length, logits_of, rows
+from .inputs import call, evaluating, first_tensor, flat_scores, floating, length, logits_of, rows
 from .layers import Layers, trainable, weights_of
 from .norms import UPDATE_SAMPLE, gradient_shares, grad_norms, sample, step_norms
 from .stats import KERAS_EPSILON, logit_stats, preact_stats, prob_fractions, rule_unit_stats, saturation
@@ -176,8 +176,7 @@ class Diagnostics:
         logits = logits_of(output)
         if logits is None or logits.dim() < 2:  # a scalar: the loss of a call redirected to training_step (Lightning)
             return
-        self._keep("logits", _compact(logits.detach().reshape(-1, logits.shape[-1]) if logits.dim() > 2 else
-                                      logits.detach()))
+        self._keep("logits", _compact(flat_scores(logits.detach())))
         if self.layers.output is not None:
             self._retain(self.layers.output, logits)
 
@@ -224,7 +223,7 @@ class Diagnostics:
         with evaluating(self.model), torch.enable_grad():
             logits = logits_of(call(self.model, x))
             if logits.dim() > 2 and logits.shape[:-1].numel() == len(target):  # [B, T, V] against [B*T] labels
-                logits = logits.reshape(-1, logits.shape[-1])
+                logits = flat_scores(logits)
             return gradient_shares(self.modules, loss_fn(logits, target, reduction="mean"))
 
     def adam(self, optimizers) -> dict[str, torch.Tensor]:

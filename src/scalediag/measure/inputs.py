@@ -108,6 +108,16 @@ class evaluating:
         return False
 
 
+def flat_scores(scores: torch.Tensor) -> torch.Tensor:
+    """Scores of [..., C] as [rows, C], the way a loss flattens a sequence model's [B, T, V] for its [B*T] labels."""
+    return scores.reshape(-1, scores.shape[-1]) if scores.dim() > 2 else scores
+
+
+def packed(args: list):
+    """A call's positional inputs as the probe keeps them: the one tensor, or the tuple of several."""
+    return args[0] if len(args) == 1 else tuple(args)
+
+
 def first_samples(loader, n: int):
     """A trainer's probe: the first n samples of its training loader's dataset, collated by the loader's own
     collate_fn, without touching its sampler (the batch order stays the user's) or the random state (a collate_fn or

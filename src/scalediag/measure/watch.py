@@ -74,9 +74,13 @@ class Watch:
         self.task = arguments.task(task) if task is not None else ("classification" if labelled else "unknown")
         self.early, self.probe_batch, self.loss_fn = tuple(early), probe, loss_fn
         self.name, self.clip_eps = name or self.dir.name, clip_eps
-        self.epoch, self.started, self.off, self.diverged = 0, None, None, None
-        self.steps, self.lr_written = None, 0
+        self.epoch, self.started, self.off, self.diverged, self.steps, self.lr_written = 0, None, None, None, None, 0
         self.on_close = on_close  # called with the record's directory once it is written (the diagnosis's printer)
+
+    @property
+    def model_name(self) -> str:
+        """The program's name for the model where a measured step showed it (`netD`, `self.model`), else its class."""
+        return self.checks.where.names.get("model") or type(self.model).__name__
 
     def _config(self) -> dict:
         """What metrics.json's config holds for a watched run: the report's keys, with what watch can know."""

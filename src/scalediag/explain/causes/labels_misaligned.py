@@ -57,7 +57,7 @@ class LabelsMisaligned(Cause):
         ratios = self._steps_healthy(run) if r2 is not None and 1 - r2 >= self.MISALIGNED_LOSS else None
         if ratios is None:
             return None
-        value, what = found
+        value, what, _ = found
         return Evidence(
             f"the targets carry no information about the inputs: the training loss ends at {1 - r2:.0%} of {what} "
             f"{value:.3g} (R² = {r2:.2f}; threshold {self.MISALIGNED_LOSS:.0%}), while its steps are of a healthy "

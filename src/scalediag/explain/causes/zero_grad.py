@@ -91,4 +91,5 @@ class GradAccumulation(Cause):
             f"backward found .grad still holding the earlier steps' gradients (norm {worst['before']:.3g} against a "
             f"new one of {worst['new']:.3g} at step {worst['step']}; zeroed, it holds exactly 0; threshold "
             f"{self.STALE_SHARE:.0%} of the steps): each step applies the sum of every gradient since the start "
-            f"({'each p.grad cleared' if by_hand(run) else 'optimizer.zero_grad()'} once per step)" + loss_change(run), n / max(1, of - 1), self.STALE_SHARE)
+            f"({'each p.grad cleared' if by_hand(run) else 'optimizer.zero_grad()'} once per step)" + loss_change(run),
+            n / max(1, of - 1), self.STALE_SHARE)
